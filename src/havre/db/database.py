@@ -1,0 +1,100 @@
+"""The governance store: engine, sessions and transactions (SQLite by default, PostgreSQL).
+
+SQLite runs in WAL mode with a busy timeout and ``synchronous=FULL`` (durable commits); every
+transaction starts with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from havre.core.config import mask_url
+from havre.core.errors import ConfigError, DatabaseUnavailable
+
+SQLITE_BUSY_MS = 30_000
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        try:
+            parsed = make_url(url)
+        except Exception:
+            raise ConfigError(
+                f"Invalid database URL {mask_url(url)!r}.",
+                hint="e.g. sqlite:///path/havre.db or postgresql+psycopg://user@host/db",
+            ) from None
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.url = parsed
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "future": True}
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False}
+        elif self.dialect == "postgresql":
+            kwargs["pool_pre_ping"] = True
+            kwargs["connect_args"] = {"connect_timeout": 10}
+        else:
+            raise ConfigError(
+                f"Unsupported database '{self.dialect}'.", hint="use sqlite or postgresql"
+            )
+        self.engine: Engine = create_engine(parsed, **kwargs)
+        if self.dialect == "sqlite":
+            _configure_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def masked_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def check_connection(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseUnavailable(
+                f"Cannot reach the governance database {self.masked_url}: "
+                f"{str(exc.orig).strip().splitlines()[0] if exc.orig else exc}",
+                hint="start the database server or fix HAVRE_DATABASE_URL",
+            ) from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed when the block ends, rolled back on any exception."""
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,156 @@
+"""The Hub: opens a home and hands out the services. The faces (CLI, web) are thin over it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+import havre
+from havre.audit import AuditLog, HubAction, Target, audited
+from havre.core.actor import Actor
+from havre.core.clock import Clock, SystemClock, isoformat
+from havre.core.config import Settings, load_settings
+from havre.core.errors import NotInitializedError
+from havre.core.ids import new_id
+from havre.db import Database
+from havre.db.migrate import current_revision, head_revision, upgrade
+from havre.db.models import HubInfo
+from havre.keys import KeyPurpose, KeyStore, open_key_store
+
+MARKER = "hub.json"
+AUDIT_SIGNING_KEY = "audit/signing"
+HUB_PSEUDONYM_KEY = "pseudo/hub"
+
+
+@dataclass
+class InitReport:
+    home: Path
+    hub_id: str
+    created: bool
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class HubStatus:
+    hub_id: str
+    version: str
+    home: str
+    database_url: str
+    schema_revision: str | None
+    schema_head: str | None
+    key_store: dict[str, Any]
+    engine: str
+    audit_entries: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Hub:
+    """One hub: its settings, governance database, key store and audit log."""
+
+    def __init__(
+        self, settings: Settings, database: Database, keys: KeyStore, clock: Clock | None = None
+    ) -> None:
+        self.settings = settings
+        self.db = database
+        self.keys = keys
+        self.clock: Clock = clock or SystemClock()
+        self.audit = AuditLog(self.clock)
+
+    # -- opening -------------------------------------------------------------------------------
+    @classmethod
+    def init(
+        cls, settings: Settings | None = None, *, clock: Clock | None = None
+    ) -> tuple[Hub, InitReport]:
+        """Create a hub (or find the one already there: running it twice is harmless)."""
+        settings = settings or load_settings()
+        home = settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):
+            os.chmod(home, 0o700)
+        keys, notes = open_key_store(settings, create=True)
+        database = Database(settings.resolved_database_url)
+        database.check_connection()
+        upgrade(database)
+        hub = cls(settings, database, keys, clock)
+        keys.ensure(AUDIT_SIGNING_KEY, KeyPurpose.AUDIT_SIGNING)
+        keys.ensure(HUB_PSEUDONYM_KEY, KeyPurpose.PSEUDONYMIZATION)
+        created = False
+        with database.transaction() as session:
+            existing = session.get(HubInfo, "hub_id")
+            hub_id = existing.value if existing else new_id("hub")
+        if existing is None:
+            actor = Actor.operator("hub initialisation")
+            with audited(database, hub.audit, actor, HubAction.INIT, Target.hub()) as scope:
+                scope.session.add(HubInfo(key="hub_id", value=hub_id))
+                scope.session.add(HubInfo(key="created_at", value=isoformat(hub.clock.now())))
+                scope.session.add(HubInfo(key="created_with", value=havre.__version__))
+                scope.target = Target("hub", hub_id)
+                scope.details = {"version": havre.__version__, "key_store": keys.backend_name}
+            created = True
+        (home / MARKER).write_text(
+            f'{{"hub_id": "{hub_id}", "version": "{havre.__version__}"}}\n', encoding="utf-8"
+        )
+        return hub, InitReport(home=home, hub_id=hub_id, created=created, notes=notes)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, clock: Clock | None = None) -> Hub:
+        settings = settings or load_settings()
+        if not (settings.home / MARKER).exists():
+            raise NotInitializedError(
+                f"No hub at {settings.home.resolve()}.",
+                hint="run 'havre init' first, or set HAVRE_HOME to the hub's folder",
+            )
+        keys, _ = open_key_store(settings, create=False)
+        database = Database(settings.resolved_database_url)
+        database.check_connection()
+        return cls(settings, database, keys, clock)
+
+    def close(self) -> None:
+        self.keys.close()
+        self.db.dispose()
+
+    def __enter__(self) -> Hub:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- facts -----------------------------------------------------------------------------------
+    @property
+    def home(self) -> Path:
+        return self.settings.home
+
+    @cached_property
+    def hub_id(self) -> str:
+        with self.db.transaction() as session:
+            row = session.get(HubInfo, "hub_id")
+            if row is None:
+                raise NotInitializedError("The hub's database has no hub id; run 'havre init'.")
+            return row.value
+
+    def info(self) -> dict[str, str]:
+        with self.db.transaction() as session:
+            return {row.key: row.value for row in session.execute(select(HubInfo)).scalars()}
+
+    def status(self) -> HubStatus:
+        with self.db.transaction() as session:
+            audit_entries = self.audit.size(session)
+        return HubStatus(
+            hub_id=self.hub_id,
+            version=havre.__version__,
+            home=str(self.home.resolve()),
+            database_url=self.db.masked_url,
+            schema_revision=current_revision(self.db),
+            schema_head=head_revision(),
+            key_store=self.keys.describe(),
+            engine=self.settings.engine,
+            audit_entries=audit_entries,
+        )
