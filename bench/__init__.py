@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): outside the test suite, measured on real engines."""

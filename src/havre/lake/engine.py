@@ -1,0 +1,111 @@
+"""Query engines for the data paths.
+
+Transformations are written once, as SQL in DuckDB's dialect over named relations, and run by
+an ``Engine``: DuckDB (embedded, the default) or Spark (``HAVRE_ENGINE=spark``), which
+transpiles the same SQL with sqlglot. Keep pipeline SQL to the portable subset: standard
+SELECT/JOIN/GROUP BY/window functions, CASE, CAST/TRY_CAST, COALESCE, regexp_matches,
+strptime/strftime, sha256/unhex, string functions. No DuckDB-only syntax (no ``COLUMNS(*)``,
+list comprehensions, macros, ``SELECT * EXCLUDE``), so the Spark engine runs it unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from havre.core.config import Settings
+from havre.core.errors import EngineError
+
+BATCH_ROWS = 122_880
+
+
+class Engine(Protocol):
+    name: str
+
+    def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
+        """Make Arrow data queryable under ``name``."""
+
+    def sql(self, query: str) -> pa.Table:
+        """Run a query (DuckDB dialect) and return the whole result."""
+
+    def batches(self, query: str, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        """Run a query and stream its result."""
+
+    def execute(self, statement: str) -> None:
+        """Run a statement that returns nothing (CREATE TEMP TABLE ... AS ...)."""
+
+    def close(self) -> None: ...
+
+
+def duckdb_config(settings: Settings, *, memory_limit: str | None = None) -> dict[str, Any]:
+    temp = settings.home / "tmp" / "duckdb"
+    temp.mkdir(parents=True, exist_ok=True)
+    return {
+        "memory_limit": memory_limit or settings.duckdb_memory_limit,
+        "threads": settings.duckdb_threads,
+        "temp_directory": str(temp),
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "preserve_insertion_order": False,
+    }
+
+
+class DuckDBEngine:
+    """The embedded engine. One in-memory database per engine; spills to the hub's tmp."""
+
+    name = "duckdb"
+
+    def __init__(self, settings: Settings, *, memory_limit: str | None = None) -> None:
+        self.settings = settings
+        self.connection = duckdb.connect(
+            ":memory:", config=duckdb_config(settings, memory_limit=memory_limit)
+        )
+        self._keep: list[Any] = []  # registered objects must outlive their queries
+
+    def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
+        self._keep.append(data)
+        self.connection.register(name, data)
+
+    def sql(self, query: str) -> pa.Table:
+        try:
+            return self.connection.sql(query).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}") from exc
+
+    def batches(self, query: str, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        try:
+            return self.connection.sql(query).to_arrow_reader(batch_rows)
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}") from exc
+
+    def execute(self, statement: str) -> None:
+        try:
+            self.connection.execute(statement)
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}") from exc
+
+    def scalar(self, query: str) -> Any:
+        rows = self.connection.sql(query).fetchall()
+        return rows[0][0] if rows else None
+
+    def close(self) -> None:
+        self.connection.close()
+        self._keep.clear()
+
+
+def open_engine(settings: Settings, **kwargs: Any) -> Engine:
+    """The engine the settings name (``HAVRE_ENGINE``)."""
+    if settings.engine == "spark":
+        from havre.lake.spark import SparkEngine  # optional extra
+
+        engine: Engine = SparkEngine(settings, **kwargs)
+        return engine
+    return DuckDBEngine(settings, **kwargs)
+
+
+def parquet_paths(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.parquet"))
