@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench clean lock
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -36,3 +36,6 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) havre-home .pytest_cache .mypy_cache .ruff_cache
+
+lock:
+	scripts/lock.sh
