@@ -1,0 +1,1 @@
+"""Governance: identity (users, roles, second factors, tokens), projects and permits, opt-outs."""
