@@ -23,7 +23,10 @@ app = typer.Typer(
 )
 
 # Each module has ``register(app)``; adding a command group is one line here.
-COMMAND_MODULES = ("havre.cli.hub_commands",)
+COMMAND_MODULES = (
+    "havre.cli.hub_commands",
+    "havre.cli.demo_commands",
+)
 
 
 def _version(value: bool) -> None:
