@@ -41,9 +41,11 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def duckdb_config(settings: Settings, *, memory_limit: str | None = None) -> dict[str, Any]:
-    temp = settings.home / "tmp" / "duckdb"
-    temp.mkdir(parents=True, exist_ok=True)
+def duckdb_config(
+    settings: Settings, *, memory_limit: str | None = None, temp_directory: Path | None = None
+) -> dict[str, Any]:
+    temp = temp_directory or settings.home / "tmp" / "duckdb"
+    temp.mkdir(parents=True, exist_ok=True, mode=0o700)
     return {
         "memory_limit": memory_limit or settings.duckdb_memory_limit,
         "threads": settings.duckdb_threads,
@@ -59,16 +61,29 @@ class DuckDBEngine:
 
     name = "duckdb"
 
-    def __init__(self, settings: Settings, *, memory_limit: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+    ) -> None:
         self.settings = settings
         self.connection = duckdb.connect(
-            ":memory:", config=duckdb_config(settings, memory_limit=memory_limit)
+            ":memory:",
+            config=duckdb_config(
+                settings, memory_limit=memory_limit, temp_directory=temp_directory
+            ),
         )
         self._keep: list[Any] = []  # registered objects must outlive their queries
 
     def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
         self._keep.append(data)
         self.connection.register(name, data)
+
+    def forget(self, data: object) -> None:
+        """Drop the reference kept to registered data (unregister it first)."""
+        self._keep = [kept for kept in self._keep if kept is not data]
 
     def sql(self, query: str) -> pa.Table:
         try:
@@ -100,7 +115,7 @@ class DuckDBEngine:
 def open_engine(settings: Settings, **kwargs: Any) -> Engine:
     """The engine the settings name (``HAVRE_ENGINE``)."""
     if settings.engine == "spark":
-        from havre.lake.spark import SparkEngine  # optional extra
+        from havre.lake.spark import SparkEngine  # type: ignore[import-not-found]
 
         engine: Engine = SparkEngine(settings, **kwargs)
         return engine

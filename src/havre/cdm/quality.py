@@ -1,0 +1,245 @@
+"""Data quality checks on an OMOP data version, in the spirit of the OHDSI Data Quality
+Dashboard: completeness, conformance and plausibility, each a count of violating rows against
+a threshold. Checks of one table run as one scan (``count(*) FILTER``), joined to person,
+death, visits and observation periods where a rule needs them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from havre.cdm import concepts as c
+from havre.cdm.omop import LAKE_TABLES, omop_table
+from havre.lake.engine import DuckDBEngine
+from havre.lake.manifest import QualityResult
+
+EVENTS = {
+    "visit_occurrence": "visit_start_date",
+    "condition_occurrence": "condition_start_date",
+    "drug_exposure": "drug_exposure_start_date",
+    "procedure_occurrence": "procedure_date",
+    "measurement": "measurement_date",
+    "observation": "observation_date",
+}
+SPANS = {
+    "visit_occurrence": ("visit_start_date", "visit_end_date"),
+    "observation_period": ("observation_period_start_date", "observation_period_end_date"),
+    "condition_occurrence": ("condition_start_date", "condition_end_date"),
+    "drug_exposure": ("drug_exposure_start_date", "drug_exposure_end_date"),
+}
+SOURCE_FORMATS = {
+    "condition_occurrence": ("condition_source_value", r"^[A-Z][0-9]{2}[0-9A-Z]{0,3}$", "ICD-10"),
+    "drug_exposure": ("drug_source_value", r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$", "ATC level 5"),
+    "death": ("cause_source_value", r"^[A-Z][0-9]{2}[0-9A-Z]{0,3}$", "ICD-10"),
+}
+RANGES = {  # LOINC code → plausible (low, high) of value_as_number
+    "4548-4": (3.0, 20.0),
+    "62238-1": (1.0, 200.0),
+    "39156-5": (10.0, 100.0),
+    "8480-6": (50.0, 300.0),
+    "8462-4": (20.0, 200.0),
+}
+_JOINS = {
+    "person": "LEFT JOIN person AS p ON p.person_id = t.person_id",
+    "death": "LEFT JOIN death AS d ON d.person_id = t.person_id",
+    "visit": (
+        "LEFT JOIN (SELECT visit_occurrence_id AS vid FROM visit_occurrence) AS v "
+        "ON v.vid = t.visit_occurrence_id"
+    ),
+    "period": (
+        "LEFT JOIN (SELECT DISTINCT person_id AS opid FROM observation_period) AS op "
+        "ON op.opid = t.person_id"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    check: str
+    category: str  # completeness, conformance, plausibility
+    column: str | None
+    description: str
+    threshold_pct: float
+    violating: str  # SQL condition over ``t`` (and the joined aliases)
+    applies: str = "true"  # SQL condition: the rows the rule is about
+    joins: tuple[str, ...] = ()
+
+
+def rules(table: str, today_year: int) -> list[Rule]:
+    out = [
+        Rule(
+            "is_required",
+            "completeness",
+            col.name,
+            f"{table}.{col.name} is required and must not be empty",
+            0.0,
+            f"t.{col.name} IS NULL",
+        )
+        for col in omop_table(table).columns
+        if col.required
+    ]
+    if table == "person":
+        out += [
+            Rule(
+                "person_has_observation_period",
+                "completeness",
+                None,
+                "every person has an observation period",
+                0.0,
+                "op.opid IS NULL",
+                joins=("period",),
+            ),
+            Rule(
+                "valid_gender",
+                "conformance",
+                "gender_concept_id",
+                "gender is male or female (OMOP 8507 / 8532)",
+                0.0,
+                f"t.gender_concept_id NOT IN ({c.GENDER_MALE}, {c.GENDER_FEMALE})",
+            ),
+            Rule(
+                "plausible_year_of_birth",
+                "plausibility",
+                "year_of_birth",
+                f"year of birth between 1900 and {today_year}",
+                0.0,
+                f"t.year_of_birth < 1900 OR t.year_of_birth > {today_year}",
+            ),
+        ]
+    if table in (*EVENTS, "observation_period", "death"):
+        out.append(
+            Rule(
+                "fk_person",
+                "conformance",
+                "person_id",
+                f"{table}.person_id refers to a person",
+                0.0,
+                "p.person_id IS NULL",
+                joins=("person",),
+            )
+        )
+    if table in ("condition_occurrence", "drug_exposure", "measurement", "procedure_occurrence"):
+        out.append(
+            Rule(
+                "fk_visit",
+                "conformance",
+                "visit_occurrence_id",
+                f"{table}.visit_occurrence_id refers to a visit",
+                0.0,
+                "v.vid IS NULL",
+                applies="t.visit_occurrence_id IS NOT NULL",
+                joins=("visit",),
+            )
+        )
+    if table in SOURCE_FORMATS:
+        column, pattern, label = SOURCE_FORMATS[table]
+        out.append(
+            Rule(
+                "source_value_format",
+                "conformance",
+                column,
+                f"{column} is an {label} code",
+                5.0,
+                f"NOT regexp_matches(t.{column}, '{pattern}')",
+                applies=f"t.{column} IS NOT NULL",
+            )
+        )
+    if table in EVENTS:
+        date = EVENTS[table]
+        out += [
+            Rule(
+                "plausible_after_birth",
+                "plausibility",
+                date,
+                f"{table} happens after the year of birth",
+                1.0,
+                f"year(t.{date}) < p.year_of_birth",
+                joins=("person",),
+            ),
+            Rule(
+                "plausible_before_death",
+                "plausibility",
+                date,
+                f"{table} happens before death (60 days of tolerance)",
+                1.0,
+                f"t.{date} > d.death_date + 60",
+                joins=("death",),
+            ),
+        ]
+    if table in SPANS:
+        start, end = SPANS[table]
+        out.append(
+            Rule(
+                "plausible_start_before_end",
+                "plausibility",
+                end,
+                f"{table} does not end before it starts",
+                0.0,
+                f"t.{end} < t.{start}",
+                applies=f"t.{end} IS NOT NULL",
+            )
+        )
+    if table == "visit_occurrence":
+        out.append(
+            Rule(
+                "plausible_stay_length",
+                "plausibility",
+                "visit_end_date",
+                "hospital stays last less than a year",
+                1.0,
+                "t.visit_end_date - t.visit_start_date > 365",
+                applies=f"t.visit_concept_id = {c.VISIT_INPATIENT}",
+            )
+        )
+    if table == "measurement":
+        out += [
+            Rule(
+                "plausible_value_range",
+                "plausibility",
+                "value_as_number",
+                f"LOINC {code} values between {low:g} and {high:g}",
+                1.0,
+                f"t.value_as_number < {low} OR t.value_as_number > {high}",
+                applies=f"t.measurement_source_value = '{code}' AND t.value_as_number IS NOT NULL",
+            )
+            for code, (low, high) in RANGES.items()
+        ]
+    return out
+
+
+def check_table(engine: DuckDBEngine, table: str, today_year: int) -> list[QualityResult]:
+    """All rules of one table in one scan of it."""
+    table_rules = rules(table, today_year)
+    joins = sorted({j for rule in table_rules for j in rule.joins})
+    measures = []
+    for number, rule in enumerate(table_rules):
+        measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
+        measures.append(
+            f"count(*) FILTER (WHERE ({rule.applies}) AND ({rule.violating})) AS bad_{number}"
+        )
+    query = f"SELECT {', '.join(measures)} FROM {table} AS t {' '.join(_JOINS[j] for j in joins)}"
+    row = engine.sql(query).to_pylist()[0]
+    results = []
+    for number, rule in enumerate(table_rules):
+        total = int(row[f"total_{number}"] or 0)
+        bad = int(row[f"bad_{number}"] or 0)
+        pct = 0.0 if total == 0 else 100.0 * bad / total
+        results.append(
+            QualityResult(
+                check=rule.check,
+                category=rule.category,
+                table=table,
+                column=rule.column,
+                description=rule.description,
+                violating=bad,
+                total=total,
+                threshold_pct=rule.threshold_pct,
+                passed=pct <= rule.threshold_pct,
+            )
+        )
+    return results
+
+
+def run_checks(engine: DuckDBEngine, today_year: int) -> tuple[QualityResult, ...]:
+    """Every rule over the lake tables registered in ``engine`` under their names."""
+    return tuple(r for table in LAKE_TABLES for r in check_table(engine, table, today_year))

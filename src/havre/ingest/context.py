@@ -1,0 +1,93 @@
+"""The state of one ingest run, shared by the pipeline and the reader."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from havre.core.config import Settings
+from havre.ingest.ids import RecordIds
+from havre.ingest.model import Delivery, ResolvedTable
+from havre.lake.engine import DuckDBEngine
+from havre.pseudo.scheme import PseudonymScheme
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total) — bytes or steps
+
+
+def _quiet(_stage: str, _done: int, _total: int) -> None:
+    return None
+
+
+class ByteCounter:
+    """Turns the byte increments of a file reader into a stage's running total."""
+
+    def __init__(self, report: Progress, stage: str, total: int) -> None:
+        self.report = report
+        self.stage = stage
+        self.total = total
+        self.done = 0
+
+    def __call__(self, increment: int) -> None:
+        self.done += increment
+        self.report(self.stage, self.done, self.total)
+
+
+@dataclass
+class IngestContext:
+    engine: DuckDBEngine
+    settings: Settings
+    delivery: Delivery
+    source_name: str
+    scheme: PseudonymScheme  # the hub pseudonym scheme (NIR or OMOP)
+    today: dt.date
+    progress: Progress = _quiet
+    # filled by the reader
+    tables: dict[str, ResolvedTable] = field(default_factory=dict)
+    read_counts: dict[str, int] = field(default_factory=dict)
+    file_reads: dict[int, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # lake table -> SQL (exact schema)
+    steps: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unsupported: dict[str, int] = field(default_factory=dict)
+    # per run secret: record ids in the lake cannot be traced back to source positions
+    ids: RecordIds = field(default_factory=RecordIds)
+    _counter: int = 0
+
+    @property
+    def latest(self) -> dt.date:
+        """The last day an event of the delivery can fall on: the day before it was
+        extracted (an extraction at midnight holds nothing of that day), else today."""
+        extracted = self.delivery.extracted_at
+        if extracted is None:
+            return self.today
+        return min(self.today, (extracted - dt.timedelta(microseconds=1)).date())
+
+    @property
+    def today_iso(self) -> str:
+        """The upper bound of dates in checks (see ``latest``)."""
+        return self.latest.isoformat()
+
+    def register(self, name: str, data: pa.Table | pa.RecordBatchReader) -> None:
+        self.engine.register(name, data)
+
+    def execute(self, statement: str) -> None:
+        self.engine.execute(statement)
+
+    def add_table(self, table: ResolvedTable) -> None:
+        self.tables[table.name] = table
+
+    def add_read(self, table: str, count: int, file_id: int | None = None) -> None:
+        """Records read, counted as they are read (independently of any later SQL)."""
+        self.read_counts[table] = self.read_counts.get(table, 0) + count
+        if file_id is not None:
+            self.file_reads[file_id] = self.file_reads.get(file_id, 0) + count
+
+    def step(self, description: str) -> None:
+        self.steps.append(description)
+
+    def temp_name(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}_{self._counter}"

@@ -1,0 +1,48 @@
+"""Finding and hashing the files of a delivery, before reading any record."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from havre.core.hashing import sha256_file, sha256_value
+from havre.ingest.context import Progress
+from havre.ingest.model import SourceFile
+
+
+def hash_files(
+    entries: list[tuple[Path, str, str, int | None]], root: Path, progress: Progress
+) -> list[SourceFile]:
+    """(path, name, table, declared rows) → hashed ``SourceFile``s, numbered in order."""
+    total = sum(path.stat().st_size for path, *_ in entries)
+    done = 0
+    files = []
+    for number, (path, name, table, declared) in enumerate(entries):
+        size = path.stat().st_size
+        files.append(SourceFile(number, path, name, table, sha256_file(path), size, declared))
+        done += size
+        progress("hashing the delivery", done, total)
+    return files
+
+
+def delivery_sha256(files: list[SourceFile]) -> str:
+    """The delivery's identity: a hash of its files' names and contents."""
+    return sha256_value(sorted([f.name, f.sha256] for f in files))
+
+
+def relative_name(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
+
+
+def parse_instant(text: object) -> dt.datetime | None:
+    """An ISO 8601 instant from a delivery's manifest (UTC when it has no zone)."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)

@@ -1,0 +1,222 @@
+"""Field specifications and the SQL that checks them, record by record, in one pass.
+
+A table's checks compile to one ``CASE`` whose first true branch names the problem as
+``reason|FIELD``; a record with no problem gets NULL. Order: the line itself (encoding, number
+of fields), then each field in column order (missing, type or format, range, vocabulary), then
+checks across fields (an end before its start). Referential checks come later, in the reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from havre.ingest.reasons import Reason
+from havre.pseudo.nir import NIR_PATTERN
+
+INTEGER_PATTERN = r"^-?[0-9]{1,18}$"
+DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
+DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MIN_DATE = "1900-01-01"
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    INTEGER = "integer"
+    DECIMAL = "decimal"
+    DATE = "date"
+    NIR = "nir"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of a source table and what a valid value looks like."""
+
+    name: str
+    kind: Kind = Kind.TEXT
+    required: bool = False
+    pattern: str | None = None  # format (regular expression) → ``pattern_reason``
+    pattern_reason: Reason = Reason.WRONG_TYPE
+    vocabulary: str | None = None  # relation of valid codes (column ``code``) → unknown_code
+    values: tuple[str, ...] | None = None  # the allowed codes → unknown_code
+    min_value: int | None = None
+    max_value: int | None = None
+    range_reason: Reason = Reason.WRONG_TYPE
+    after: str | None = None  # a DATE that may not be before this other DATE field
+    default: str | None = None  # value given to an empty field
+    # a further condition a present value must meet ({col} stands for the column) → reason
+    check: tuple[str, Reason] | None = None
+    identifier: bool = False  # a direct identifier: never copied into the quarantine
+
+    @property
+    def column(self) -> str:
+        return quote(self.name)
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def value_sql(field: Field, raw: str) -> str:
+    """SQL: a raw field as staged: empty → NULL (or the default), a NIR without spaces, in
+    upper case. Other values are kept as delivered: a stray space fails their checks."""
+    cleaned = f"nullif({raw}, '')"
+    if field.kind is Kind.NIR:
+        cleaned = f"nullif(upper(replace(trim({raw}), ' ', '')), '')"
+    if field.default is not None:
+        cleaned = f"coalesce({cleaned}, {literal(field.default)})"
+    return cleaned
+
+
+def _when(condition: str, reason: Reason, field: str | None) -> str:
+    problem = reason.value if field is None else f"{reason.value}|{field}"
+    return f"WHEN {condition} THEN {literal(problem)}"
+
+
+def field_checks(field: Field, today: str) -> list[str]:
+    col = field.column
+    checks: list[str] = []
+    if field.required and field.default is None:
+        checks.append(_when(f"{col} IS NULL", Reason.MISSING_REQUIRED, field.name))
+    present = f"{col} IS NOT NULL"
+    if field.kind is Kind.INTEGER:
+        checks.append(
+            _when(
+                f"{present} AND NOT regexp_matches({col}, {literal(INTEGER_PATTERN)})",
+                Reason.WRONG_TYPE,
+                field.name,
+            )
+        )
+        bounds = []
+        if field.min_value is not None:
+            bounds.append(f"TRY_CAST({col} AS BIGINT) < {field.min_value}")
+        if field.max_value is not None:
+            bounds.append(f"TRY_CAST({col} AS BIGINT) > {field.max_value}")
+        if bounds:
+            checks.append(
+                _when(f"{present} AND ({' OR '.join(bounds)})", field.range_reason, field.name)
+            )
+    elif field.kind is Kind.DECIMAL:
+        checks.append(
+            _when(
+                f"{present} AND NOT regexp_matches({col}, {literal(DECIMAL_PATTERN)})",
+                Reason.WRONG_TYPE,
+                field.name,
+            )
+        )
+    elif field.kind is Kind.DATE:
+        checks.append(
+            _when(
+                f"{present} AND (NOT regexp_matches({col}, {literal(DATE_PATTERN)}) "
+                f"OR TRY_CAST({col} AS DATE) IS NULL)",
+                Reason.BAD_DATE,
+                field.name,
+            )
+        )
+        checks.append(
+            _when(
+                f"{present} AND (TRY_CAST({col} AS DATE) < DATE {literal(MIN_DATE)} "
+                f"OR TRY_CAST({col} AS DATE) > DATE {literal(today)})",
+                Reason.DATE_OUT_OF_RANGE,
+                field.name,
+            )
+        )
+    elif field.kind is Kind.NIR:
+        checks.append(
+            _when(
+                f"{present} AND NOT regexp_matches({col}, {literal(NIR_PATTERN)})",
+                Reason.BAD_NIR_FORMAT,
+                field.name,
+            )
+        )
+        digits = f"replace(replace(substr({col}, 1, 13), '2A', '19'), '2B', '18')"
+        checks.append(
+            _when(
+                f"{present} AND 97 - TRY_CAST({digits} AS BIGINT) % 97 "
+                f"<> TRY_CAST(substr({col}, 14, 2) AS INTEGER)",
+                Reason.BAD_NIR_KEY,
+                field.name,
+            )
+        )
+    if field.pattern is not None:
+        checks.append(
+            _when(
+                f"{present} AND NOT regexp_matches({col}, {literal(field.pattern)})",
+                field.pattern_reason,
+                field.name,
+            )
+        )
+    if field.check is not None:
+        condition, reason = field.check
+        checks.append(_when(f"{present} AND NOT ({condition.format(col=col)})", reason, field.name))
+    if field.values is not None:
+        allowed = ", ".join(literal(v) for v in field.values)
+        checks.append(
+            _when(f"{present} AND {col} NOT IN ({allowed})", Reason.UNKNOWN_CODE, field.name)
+        )
+    if field.vocabulary is not None:
+        checks.append(
+            _when(
+                f"{present} AND upper({col}) NOT IN (SELECT code FROM {field.vocabulary})",
+                Reason.UNKNOWN_CODE,
+                field.name,
+            )
+        )
+    return checks
+
+
+def order_checks(fields: tuple[Field, ...]) -> list[str]:
+    by_name = {f.name: f for f in fields}
+    checks = []
+    for field in fields:
+        if field.after is None:
+            continue
+        start = by_name[field.after].column
+        checks.append(
+            _when(
+                f"{field.column} IS NOT NULL AND {start} IS NOT NULL "
+                f"AND TRY_CAST({field.column} AS DATE) < TRY_CAST({start} AS DATE)",
+                Reason.END_BEFORE_START,
+                field.name,
+            )
+        )
+    return checks
+
+
+def line_checks(expected_fields: int) -> list[str]:
+    """Checks on the line as a whole (staged columns ``utf8_ok``, ``n_fields``, ``blank``)."""
+    return [
+        _when("NOT utf8_ok", Reason.INVALID_UTF8, None),
+        _when("blank", Reason.EMPTY_LINE, None),
+        _when(f"n_fields < {expected_fields}", Reason.TRUNCATED_LINE, None),
+        _when(f"n_fields > {expected_fields}", Reason.EXTRA_FIELDS, None),
+    ]
+
+
+def problem_sql(fields: tuple[Field, ...], today: str, *, expected_fields: int | None) -> str:
+    """SQL: ``reason|FIELD`` of the first problem of a record, NULL when it has none."""
+    whens: list[str] = []
+    if expected_fields is not None:
+        whens.extend(line_checks(expected_fields))
+    for field in fields:
+        whens.extend(field_checks(field, today))
+    whens.extend(order_checks(fields))
+    if not whens:
+        return "CAST(NULL AS VARCHAR)"
+    return "CASE\n        " + "\n        ".join(whens) + "\n    END"
+
+
+def quarantine_value_sql(fields: tuple[Field, ...], field_name: str, alias: str) -> str:
+    """SQL: the offending value for the quarantine — withheld for direct identifiers."""
+    branches = [
+        f"WHEN {literal(f.name)} THEN left(CAST({alias}.{f.column} AS VARCHAR), 80)"
+        for f in fields
+        if not f.identifier
+    ]
+    if not branches:
+        return "CAST(NULL AS VARCHAR)"
+    return f"CASE {field_name} " + " ".join(branches) + " END"

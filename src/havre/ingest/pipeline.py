@@ -1,0 +1,483 @@
+"""Ingestion: one delivery in, one new data version out — or nothing, and a clear error.
+
+read → check → quarantine → drop objectors → pseudonymize → map to OMOP → write encrypted
+Parquet → reconcile → quality checks → manifest → publish. Every record read is counted in
+exactly one of loaded / quarantined / opted_out / duplicates, per source table; a mismatch
+stops the ingest before anything is published.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+import havre
+from havre.audit import AuditLog, Target, audited
+from havre.cdm.omop import LAKE_TABLES, omop_table
+from havre.cdm.quality import run_checks
+from havre.core.actor import Actor
+from havre.core.clock import Clock, SystemClock, isoformat
+from havre.core.config import Settings
+from havre.core.errors import EngineError, IntegrityError, UsageError
+from havre.core.ids import new_id
+from havre.db import Database
+from havre.governance.optouts import OptOutRegister
+from havre.ingest.access import require_steward
+from havre.ingest.actions import IngestAction
+from havre.ingest.context import IngestContext, Progress, _quiet
+from havre.ingest.fields import literal, quarantine_value_sql
+from havre.ingest.model import STATUSES, Delivery
+from havre.ingest.quarantine import Quarantine
+from havre.ingest.readers import SourceReader, reader_for
+from havre.ingest.reasons import DEFECT_KIND
+from havre.ingest.result import IngestResult
+from havre.lake.engine import DuckDBEngine
+from havre.lake.manifest import (
+    Counts,
+    Coverage,
+    Encryption,
+    FileInfo,
+    Lineage,
+    Manifest,
+    QuarantineInfo,
+    Reconciliation,
+    SourceFile,
+    TableInfo,
+)
+from havre.lake.staging import VersionBuilder
+from havre.lake.store import Lake, check_dataset_name
+from havre.lake.version import DataVersionInfo
+from havre.pseudo.scheme import PseudonymScheme
+from havre.pseudo.service import Pseudonymizer
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("source_table", pa.string()),
+        ("source_file", pa.string()),
+        ("line_no", pa.int64()),
+        ("reason", pa.string()),
+        ("defect_kind", pa.string()),
+        ("field", pa.string()),
+        ("value", pa.string()),
+    ]
+)
+
+
+class Ingestion:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        audit: AuditLog,
+        lake: Lake,
+        optouts: OptOutRegister,
+        pseudonymizer: Pseudonymizer,
+        clock: Clock | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.audit = audit
+        self.lake = lake
+        self.optouts = optouts
+        self.pseudo = pseudonymizer
+        self.clock: Clock = clock or SystemClock()
+        self.quarantine = Quarantine(db, audit, lake)
+
+    def ingest(
+        self,
+        actor: Actor,
+        path: Path,
+        source: str,
+        *,
+        dataset: str | None = None,
+        source_name: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Ingest one delivery folder. Idempotent: the same delivery twice makes one version."""
+        reader = reader_for(source)
+        name = _source_name(reader, source, source_name)
+        dataset = check_dataset_name(dataset or (name if reader.needs_source_name else source))
+        target = Target("dataset", dataset)
+        details: dict[str, Any] = {"source": source, "source_name": name}
+        tell = progress or _quiet
+        started = time.perf_counter()
+        publishing = False
+        try:
+            require_steward(actor, "ingest a delivery")
+            delivery = reader.inspect(Path(path), tell)
+            details.update(delivery_sha256=delivery.sha256, files=len(delivery.files))
+            existing = self.lake.find_delivery(dataset, delivery.sha256)
+            if existing is not None:
+                return self._already_ingested(actor, target, existing, details, started)
+            with self.lake.begin(dataset) as builder:
+                manifest, result = self._build(reader, delivery, builder, name, actor, tell)
+                publishing = True
+                try:
+                    with audited(self.db, self.audit, actor, IngestAction.RUN, target) as scope:
+                        details.update(_summary(manifest))
+                        scope.details = details
+                        builder.publish(scope.session, manifest)
+                except BaseException:
+                    builder.unpublish()
+                    raise
+        except Exception as error:
+            if not publishing:
+                with contextlib.suppress(Exception):
+                    with audited(self.db, self.audit, actor, IngestAction.RUN, target) as scope:
+                        scope.details = details
+                        raise error
+            raise
+        return dataclasses.replace(result, seconds=time.perf_counter() - started)
+
+    # -- building a version -------------------------------------------------------------------
+    def _build(
+        self,
+        reader: SourceReader,
+        delivery: Delivery,
+        builder: VersionBuilder,
+        source_name: str,
+        actor: Actor,
+        progress: Progress,
+    ) -> tuple[Manifest, IngestResult]:
+        scheme = self.pseudo.scheme(reader.scheme_id)
+        temp = self.settings.home / "tmp" / f"ingest-{new_id('run')}"
+        engine = DuckDBEngine(self.settings, temp_directory=temp)
+        try:
+            ctx = IngestContext(
+                engine=engine,
+                settings=self.settings,
+                delivery=delivery,
+                source_name=source_name,
+                scheme=scheme,
+                today=self.clock.now().date(),
+                progress=progress,
+            )
+            self._register_keys(ctx, reader, scheme)
+            reader.load(ctx)
+            reconciliation = _reconcile(ctx)
+            progress("writing the lake", 0, len(LAKE_TABLES))
+            tables = []
+            for number, table in enumerate(LAKE_TABLES):
+                tables.append(_write_table(ctx, builder, table))
+                progress("writing the lake", number + 1, len(LAKE_TABLES))
+            quarantine = _write_quarantine(ctx, builder, reconciliation)
+            if quarantine.rows != reconciliation.total.quarantined:
+                raise IntegrityError(
+                    f"The quarantine holds {quarantine.rows} records, the reconciliation "
+                    f"counts {reconciliation.total.quarantined}.",
+                    hint="nothing was published; report this with the delivery's hash",
+                )
+            progress("checking quality", 0, 1)
+            quality, coverage = _quality(ctx, builder, tables)
+            progress("checking quality", 1, 1)
+        except (EngineError, duckdb.Error) as exc:
+            raise _engine_failure(exc) from None
+        finally:
+            engine.close()
+            shutil.rmtree(temp, ignore_errors=True)
+        ctx.step("wrote encrypted Parquet (zstd, modular encryption), ran quality checks")
+        manifest = Manifest(
+            dataset=builder.dataset,
+            version=builder.version,
+            created_at=isoformat(self.clock.now()),
+            created_by=actor.name,
+            description=f"{reader.kind} delivery from '{source_name}', mapped to OMOP CDM v5.4",
+            encryption=Encryption(key=builder.key_name, key_version=builder.key_version),
+            tables=tuple(tables),
+            quarantine=quarantine,
+            reconciliation=reconciliation,
+            lineage=Lineage(
+                source_kind=reader.kind,
+                source_name=source_name,
+                delivery_sha256=delivery.sha256,
+                source_files=tuple(
+                    SourceFile(
+                        name=f.name,
+                        table=f.table,
+                        sha256=f.sha256,
+                        bytes=f.bytes,
+                        records=ctx.file_reads.get(f.file_id, 0),
+                    )
+                    for f in delivery.files
+                ),
+                steps=tuple(ctx.steps),
+                software=_software(),
+                pseudonym_scheme={**scheme.to_dict(), "label": scheme.label},
+            ),
+            coverage=coverage,
+            quality=quality,
+            notes=tuple(delivery.notes + ctx.notes),
+        )
+        result = IngestResult(
+            dataset=builder.dataset,
+            version=builder.version,
+            created=True,
+            source_kind=reader.kind,
+            source_name=source_name,
+            delivery_sha256=delivery.sha256,
+            reconciliation=reconciliation,
+            quarantine_by_reason=dict(quarantine.by_reason),
+            unsupported=dict(ctx.unsupported),
+            lake_rows={t.name: t.rows for t in tables},
+            notes=manifest.notes,
+        )
+        return manifest, result
+
+    def _register_keys(
+        self, ctx: IngestContext, reader: SourceReader, scheme: PseudonymScheme
+    ) -> None:
+        """Key material as one-row Arrow tables: never in SQL text, which errors may echo."""
+        ctx.register("hub_pads", self.pseudo.pads(scheme))
+        register = self.optouts.active_subjects(reader.optout_scheme_id)
+        versions = sorted(set(register.column("key_version").to_pylist()))
+        pads = [self.pseudo.pads(self.pseudo.scheme(reader.optout_scheme_id, v)) for v in versions]
+        table = pa.table(
+            {
+                "key_version": pa.array(versions, pa.int32()),
+                "ipad": pa.array([p.column("ipad")[0].as_py() for p in pads], pa.binary()),
+                "opad": pa.array([p.column("opad")[0].as_py() for p in pads], pa.binary()),
+            }
+        )
+        ctx.register("optout_pads", table)
+        ctx.register("optout_register", register)
+        ctx.register(
+            "delivery_files",
+            pa.table(
+                {
+                    "file_id": pa.array([f.file_id for f in ctx.delivery.files], pa.int32()),
+                    "name": pa.array([f.name for f in ctx.delivery.files], pa.string()),
+                }
+            ),
+        )
+        ctx.step(
+            f"objections read from the opt-out register ({register.num_rows} active, "
+            f"scheme {reader.optout_scheme_id.value})"
+        )
+
+    def _already_ingested(
+        self,
+        actor: Actor,
+        target: Target,
+        existing: DataVersionInfo,
+        details: dict[str, Any],
+        started: float,
+    ) -> IngestResult:
+        version = self.lake.open(existing.dataset, existing.version)
+        manifest = version.manifest
+        with audited(self.db, self.audit, actor, IngestAction.RUN, target) as scope:
+            scope.details = {**details, "already_ingested": True, "version": existing.version}
+        return IngestResult(
+            dataset=existing.dataset,
+            version=existing.version,
+            created=False,
+            source_kind=existing.source_kind,
+            source_name=existing.source_name,
+            delivery_sha256=existing.delivery_sha256,
+            reconciliation=manifest.reconciliation,
+            quarantine_by_reason=dict(manifest.quarantine.by_reason),
+            lake_rows={t.name: t.rows for t in manifest.tables},
+            seconds=time.perf_counter() - started,
+            notes=(f"this delivery was already ingested as {existing.label}; nothing new",),
+        )
+
+
+def _engine_failure(exc: Exception) -> EngineError:
+    """An engine error fit to show and audit: engines quote records in some messages
+    ("could not convert '...'"), so only errors about the SQL itself keep their text."""
+    cause = exc.__cause__ if isinstance(exc, EngineError) and exc.__cause__ else exc
+    if isinstance(cause, duckdb.OutOfMemoryException):
+        return EngineError(
+            "The engine ran out of memory during the ingest.",
+            hint="raise HAVRE_DUCKDB_MEMORY_LIMIT, or free space in $HAVRE_HOME/tmp",
+        )
+    if isinstance(cause, duckdb.ParserException | duckdb.BinderException | duckdb.CatalogException):
+        return EngineError(f"The ingest's SQL failed: {str(cause).splitlines()[0]}")
+    return EngineError(
+        f"The engine failed during the ingest ({type(cause).__name__}); the details are "
+        "withheld because they may quote records.",
+        hint="check the delivery's files; report it with the delivery's hash",
+    )
+
+
+def _source_name(reader: SourceReader, source: str, given: str | None) -> str:
+    if given:
+        check_dataset_name(given)
+        return given
+    if reader.needs_source_name:
+        raise UsageError(
+            f"A '{source}' delivery needs the source's name: its pseudonyms are scoped by it.",
+            hint="give --name NAME (the same name for every delivery of this source)",
+        )
+    return source
+
+
+def _reconcile(ctx: IngestContext) -> Reconciliation:
+    tables: dict[str, Counts] = {}
+    names = sorted(set(ctx.tables) | set(ctx.read_counts))
+    for name in names:
+        table = ctx.tables.get(name)
+        read = ctx.read_counts.get(name, 0)
+        by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
+        if table is not None:
+            rows = ctx.engine.sql(
+                f"SELECT status, count(*) AS n FROM {table.relation} GROUP BY status"
+            ).to_pylist()
+            for row in rows:
+                if row["status"] not in by_status:
+                    raise IntegrityError(f"{name}: records with no status ({row['n']}).")
+                by_status[row["status"]] = int(row["n"])
+        counts = Counts(
+            read=read,
+            loaded=by_status["loaded"],
+            quarantined=by_status["quarantined"],
+            opted_out=by_status["opted_out"],
+            duplicates=by_status["duplicate"],
+        )
+        if not counts.balanced:
+            accounted = read - (counts.loaded + counts.quarantined + counts.opted_out)
+            raise IntegrityError(
+                f"Reconciliation failed for {name}: {read} records read, "
+                f"{counts.loaded} loaded + {counts.quarantined} quarantined + "
+                f"{counts.opted_out} opted out + {counts.duplicates} duplicates "
+                f"(difference {accounted - counts.duplicates}).",
+                hint="nothing was published; report this with the delivery's hash",
+            )
+        tables[name] = counts
+    total = sum(tables.values(), Counts())
+    ctx.step("reconciled: read = loaded + quarantined + opted_out + duplicates, per table")
+    return Reconciliation(tables=tables, total=total)
+
+
+def _write_table(ctx: IngestContext, builder: VersionBuilder, table: str) -> TableInfo:
+    spec = omop_table(table)
+    query = ctx.outputs.get(table)
+    if query is None:
+        query = f"SELECT {spec.select_list({})} WHERE false"
+    reader = ctx.engine.batches(query)
+    expected = spec.schema
+    got = [(f.name, f.type) for f in reader.schema]
+    if got != [(f.name, f.type) for f in expected]:
+        raise IntegrityError(f"{table}: the mapping does not produce the OMOP schema ({got}).")
+    files = builder.write_table(table, reader)
+    return TableInfo(
+        name=table,
+        description=spec.description,
+        rows=sum(f.rows for f in files),
+        columns=tuple(c.info() for c in spec.columns),
+        files=files,
+    )
+
+
+def _write_quarantine(
+    ctx: IngestContext, builder: VersionBuilder, reconciliation: Reconciliation
+) -> QuarantineInfo:
+    kinds = " ".join(
+        f"WHEN {literal(reason.value)} THEN {literal(kind)}"
+        for reason, kind in DEFECT_KIND.items()
+        if kind is not None
+    )
+    parts = []
+    for name, table in sorted(ctx.tables.items()):
+        if not reconciliation.tables[name].quarantined:
+            continue  # nothing to look for: the counts are already known
+        field = "nullif(split_part(r.problem, '|', 2), '')"
+        parts.append(
+            f"""
+            SELECT {literal(name)} AS source_table, f.name AS source_file,
+                   CAST(r.line_no AS BIGINT) AS line_no,
+                   split_part(r.problem, '|', 1) AS reason,
+                   {field} AS field,
+                   CAST({quarantine_value_sql(table.fields, field, "r")} AS VARCHAR) AS value
+            FROM {table.relation} AS r JOIN delivery_files AS f ON f.file_id = r.file_id
+            WHERE r.status = 'quarantined'"""
+        )
+    body = (
+        " UNION ALL ".join(parts)
+        if parts
+        else (
+            "SELECT CAST(NULL AS VARCHAR) AS source_table, CAST(NULL AS VARCHAR) AS source_file, "
+            "CAST(NULL AS BIGINT) AS line_no, CAST(NULL AS VARCHAR) AS reason, "
+            "CAST(NULL AS VARCHAR) AS field, CAST(NULL AS VARCHAR) AS value WHERE false"
+        )
+    )
+    ctx.execute(f"CREATE TEMP TABLE quarantine_rows AS {body}")
+    query = f"""
+        SELECT source_table, source_file, line_no, reason,
+               CASE reason {kinds} END AS defect_kind, field, value
+        FROM quarantine_rows ORDER BY source_table, source_file, line_no"""
+    reader = ctx.engine.batches(query)
+    files = builder.write_quarantine(reader.cast(QUARANTINE_SCHEMA))
+    by_reason = {
+        str(row["reason"]): int(row["n"])
+        for row in ctx.engine.sql(
+            "SELECT reason, count(*) AS n FROM quarantine_rows GROUP BY reason ORDER BY reason"
+        ).to_pylist()
+    }
+    return QuarantineInfo(
+        rows=sum(f.rows for f in files),
+        by_reason=by_reason,
+        files=files,
+        encryption=Encryption(
+            key=builder.quarantine_key_name, key_version=builder.quarantine_key_version
+        ),
+    )
+
+
+def _quality(
+    ctx: IngestContext, builder: VersionBuilder, tables: list[TableInfo]
+) -> tuple[tuple[Any, ...], Coverage]:
+    checker = DuckDBEngine(ctx.settings, memory_limit=ctx.settings.duckdb_memory_limit)
+    try:
+        for table in tables:
+            checker.register(table.name, builder.staged_dataset(table.files))
+        quality = run_checks(checker, ctx.today.year)
+        span = checker.sql(
+            "SELECT min(visit_start_date) AS start, max(visit_end_date) AS stop "
+            "FROM visit_occurrence"
+        ).to_pylist()[0]
+    finally:
+        checker.close()
+    coverage = Coverage(
+        start=_iso(span["start"]),
+        end=_iso(span["stop"]),
+    )
+    return quality, coverage
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, dt.date) else None
+
+
+def _software() -> dict[str, str]:
+    import pyarrow
+
+    return {
+        "havre": havre.__version__,
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
+
+
+def _summary(manifest: Manifest) -> dict[str, Any]:
+    total = manifest.reconciliation.total
+    return {
+        "version": manifest.version,
+        "read": total.read,
+        "loaded": total.loaded,
+        "quarantined": total.quarantined,
+        "opted_out": total.opted_out,
+        "duplicates": total.duplicates,
+        "pseudonym_scheme": str(manifest.lineage.pseudonym_scheme.get("id")),
+        "key_version": int(manifest.lineage.pseudonym_scheme.get("key_version", 0)),
+    }
+
+
+__all__ = ["FileInfo", "Ingestion"]

@@ -1,0 +1,188 @@
+"""From checked records to resolved ones: exact duplicates, key conflicts, final status.
+
+Precedence (docs/ingest.md): a record that fails a check — its own fields, then its references
+— is quarantined; else an exact duplicate of an earlier record is a duplicate; else a record
+whose key another, different record already holds is quarantined (conflicting key); else a
+record of an opted-out person is opted out; else it is loaded.
+"""
+
+from __future__ import annotations
+
+from havre.ingest.context import IngestContext
+from havre.ingest.fields import Field, Kind, literal, quote
+from havre.ingest.model import DUPLICATE, LOADED, OPTED_OUT, QUARANTINED, ResolvedTable, StageJoin
+from havre.ingest.reasons import Reason
+
+
+def position(alias: str = "") -> str:
+    """SQL: a record's place in the delivery (file, then line), as one BIGINT."""
+    prefix = f"{alias}." if alias else ""
+    return f"(CAST({prefix}file_id AS BIGINT) * 1000000000000 + {prefix}line_no)"
+
+
+def flag_duplicates(ctx: IngestContext, relation: str, key: list[str] | None = None) -> str:
+    """Create ``flags_<relation>`` (``file_id``, ``line_no``, ``flag``): the records that are
+    exact duplicates of an earlier valid record, and those whose ``key`` an earlier, different
+    valid record holds. Sparse: only flagged records have a row."""
+    flags = f"flags_{relation}"
+    ctx.execute(
+        f"""
+        CREATE TEMP TABLE {flags} AS
+        WITH firsts AS (
+            SELECT h1, h2, min({position()}) AS first_pos
+            FROM {relation} WHERE problem IS NULL
+            GROUP BY h1, h2 HAVING count(*) > 1
+        )
+        SELECT c.file_id, c.line_no, '{DUPLICATE}' AS flag
+        FROM {relation} AS c JOIN firsts AS f ON c.h1 = f.h1 AND c.h2 = f.h2
+        WHERE c.problem IS NULL AND {position("c")} <> f.first_pos
+        """
+    )
+    if key:
+        columns = ", ".join(quote(k) for k in key)
+        joined = " AND ".join(f"c.{quote(k)} = m.{quote(k)}" for k in key)
+        ctx.execute(
+            f"""
+            INSERT INTO {flags}
+            WITH kept AS (
+                SELECT c.* FROM {relation} AS c
+                ANTI JOIN {flags} AS d ON c.file_id = d.file_id AND c.line_no = d.line_no
+                WHERE c.problem IS NULL
+            ),
+            multi AS (
+                SELECT {columns}, min({position()}) AS first_pos
+                FROM kept GROUP BY {columns} HAVING count(*) > 1
+            )
+            SELECT c.file_id, c.line_no, 'conflict' AS flag
+            FROM kept AS c JOIN multi AS m ON {joined}
+            WHERE {position("c")} <> m.first_pos
+            """
+        )
+    return flags
+
+
+def status_sql(
+    *,
+    problem: str = "c.problem",
+    reference_problem: str = "CAST(NULL AS VARCHAR)",
+    flag: str = "f.flag",
+    opted_out: str = "false",
+    key_label: str = "",
+) -> tuple[str, str]:
+    """SQL for (``status``, ``problem``) of a resolved record, in the order of precedence."""
+    status = f"""CASE
+            WHEN {problem} IS NOT NULL THEN '{QUARANTINED}'
+            WHEN {reference_problem} IS NOT NULL THEN '{QUARANTINED}'
+            WHEN {flag} = '{DUPLICATE}' THEN '{DUPLICATE}'
+            WHEN {flag} = 'conflict' THEN '{QUARANTINED}'
+            WHEN {opted_out} THEN '{OPTED_OUT}'
+            ELSE '{LOADED}' END"""
+    conflict = literal(f"{Reason.CONFLICTING_KEY.value}|{key_label}")
+    final_problem = (
+        f"coalesce({problem}, {reference_problem}, "
+        f"CASE WHEN {flag} = 'conflict' THEN {conflict} END)"
+    )
+    return status, final_problem
+
+
+def reference_problem_sql(
+    parent_status: str,
+    *,
+    unknown: Reason,
+    field: str,
+    then: tuple[tuple[str, Reason, str], ...] = (),
+) -> str:
+    """SQL: the problem of a record from the status of what it refers to (NULL: none).
+
+    ``parent_status`` is NULL when nothing matches (unknown), ``quarantined`` when what it
+    refers to was rejected, ``loaded`` / ``opted_out`` otherwise. ``then``: further
+    (condition, reason, field) checks against the parent, in order (a date before birth).
+    """
+    further = " ".join(
+        f"WHEN {condition} THEN {literal(f'{reason.value}|{name}')}"
+        for condition, reason, name in then
+    )
+    return (
+        f"CASE WHEN {parent_status} IS NULL THEN {literal(f'{unknown.value}|{field}')} "
+        f"WHEN {parent_status} = '{QUARANTINED}' "
+        f"THEN {literal(f'{Reason.PARENT_QUARANTINED.value}|{field}')} {further} END"
+    )
+
+
+def before_birth(
+    fields: tuple[Field, ...], born: str, alias: str = "c"
+) -> tuple[tuple[str, Reason, str], ...]:
+    """Checks that no date of a record is before the person's birth (``born``: SQL DATE)."""
+    return tuple(
+        (f"TRY_CAST({alias}.{f.column} AS DATE) < {born}", Reason.DATE_OUT_OF_RANGE, f.name)
+        for f in fields
+        if f.kind is Kind.DATE
+    )
+
+
+def resolved_view(
+    ctx: IngestContext,
+    table: str,
+    fields: tuple[Field, ...],
+    *,
+    key: list[str] | None = None,
+    carried: tuple[str, ...] = (),
+) -> ResolvedTable:
+    """``res_<table>``: a view giving each staged record its final status.
+
+    The record's own and reference problems were found while staging; only the exact
+    duplicates and key conflicts (sparse flags) are joined here, so reading a status again
+    costs a scan, not a copy of the table.
+    """
+    chk = f"chk_{table}"
+    flags = flag_duplicates(ctx, chk, key)
+    status, problem = status_sql(opted_out="c.opted", key_label=",".join(key or []))
+    columns = ", ".join([*(f"c.{f.column}" for f in fields), *(f"c.{quote(n)}" for n in carried)])
+    ctx.execute(
+        f"""
+        CREATE TEMP VIEW res_{table} AS
+        SELECT c.file_id, c.line_no, {position("c")} AS pos, {columns},
+               {status} AS status, {problem} AS problem
+        FROM {chk} AS c
+        LEFT JOIN {flags} AS f ON f.file_id = c.file_id AND f.line_no = c.line_no
+        """
+    )
+    return ResolvedTable(table, f"res_{table}", fields)
+
+
+def parent_keys(
+    ctx: IngestContext, parent: str, keys: list[str], copied: dict[str, str]
+) -> tuple[str, str]:
+    """Materialize what children of ``parent`` look up: ``keys_<parent>`` (the kept records:
+    ``k0``.., ``pstatus`` and ``copied`` columns) and ``qkeys_<parent>`` (quarantined keys)."""
+    named = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
+    extra = "".join(f", {expr} AS {name}" for name, expr in copied.items())
+    ctx.execute(
+        f"CREATE TEMP TABLE keys_{parent} AS SELECT {named}, status AS pstatus{extra} "
+        f"FROM res_{parent} WHERE status IN ('{LOADED}', '{OPTED_OUT}')"
+    )
+    listed = ", ".join(f"k{i}" for i in range(len(keys)))
+    ctx.execute(
+        f"CREATE TEMP TABLE qkeys_{parent} AS SELECT DISTINCT {listed} FROM "
+        f"(SELECT {named} FROM res_{parent} WHERE status = '{QUARANTINED}')"
+    )
+    return f"keys_{parent}", f"qkeys_{parent}"
+
+
+def parent_join(
+    parent: str,
+    mine: list[str],
+    unknown: Reason,
+    reported_field: str,
+    copied: tuple[str, ...],
+) -> StageJoin:
+    """The join of a staged record (alias ``s``) to its parent's keys (``parent_keys``)."""
+    on_p = " AND ".join(f"p.k{i} = {expr}" for i, expr in enumerate(mine))
+    on_q = " AND ".join(f"q.k{i} = {expr}" for i, expr in enumerate(mine))
+    parent_status = f"coalesce(p.pstatus, CASE WHEN q.k0 IS NOT NULL THEN '{QUARANTINED}' END)"
+    return StageJoin(
+        clause=(f"LEFT JOIN keys_{parent} AS p ON {on_p} LEFT JOIN qkeys_{parent} AS q ON {on_q}"),
+        reference=reference_problem_sql(parent_status, unknown=unknown, field=reported_field),
+        opted_out=f"p.pstatus = '{OPTED_OUT}'",
+        columns={name: f"p.{name}" for name in copied},
+    )

@@ -1,0 +1,186 @@
+"""The SNDS reader: an insurer's claims extract (docs/sources.md, ``snds/``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from havre.cdm.vocabulary import code_sets, commune_locations
+from havre.core.errors import DataValidationError
+from havre.ingest.context import IngestContext, Progress
+from havre.ingest.delimited import DelimitedFormat, stage_delimited
+from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
+from havre.ingest.model import Delivery, StageJoin
+from havre.ingest.readers import register_reader
+from havre.ingest.reasons import Reason
+from havre.ingest.resolve import parent_join, parent_keys, resolved_view
+from havre.ingest.snds.mapping import build_outputs
+from havre.ingest.snds.resolve import person_join, resolve_persons
+from havre.ingest.snds.tables import FIXED, MCO, is_known, mco_years, table_fields
+from havre.ingest.stage_parquet import stage_parquet
+from havre.pseudo.scheme import SchemeId
+
+FORMAT = DelimitedFormat(delimiter=";")
+MANIFEST = "delivery.json"
+
+
+class SndsReader:
+    kind = "snds"
+    scheme_id = SchemeId.NIR
+    optout_scheme_id = SchemeId.OPTOUT_NIR
+    needs_source_name = False
+
+    def inspect(self, path: Path, progress: Progress) -> Delivery:
+        root = _root(path)
+        declared, extracted_at = _declared(root)
+        csv = sorted(root.glob("*.csv"))
+        parquet = sorted(root.glob("*.parquet"))
+        if csv and parquet:
+            raise DataValidationError(
+                f"{root}: holds both .csv and .parquet tables; a delivery uses one format."
+            )
+        found = csv or parquet
+        if not found:
+            raise DataValidationError(
+                f"{root}: no SNDS table (IR_BEN_R.csv, ER_PRS_F.csv...) in this folder.",
+                hint="give the delivery's snds/ folder",
+            )
+        entries = []
+        for file in found:
+            if not is_known(file.stem):
+                raise DataValidationError(
+                    f"{file.name}: '{file.stem}' is not an SNDS table of the delivery contract.",
+                    hint="see docs/sources.md for the tables an SNDS delivery holds",
+                )
+            entries.append((file, file.name, file.stem, declared.get(file.name, (None, None))[0]))
+        tables = {stem for _, _, stem, _ in entries}
+        missing = [t for t in FIXED if t not in tables]
+        for year in mco_years(tables):
+            missing += [f"T_MCO{year}{p}" for p in "BCD" if f"T_MCO{year}{p}" not in tables]
+        listed_missing = [name for name in declared if not (root / name).exists()]
+        if missing or listed_missing:
+            names = sorted(set(missing) | {Path(n).stem for n in listed_missing})
+            raise DataValidationError(
+                f"{root}: table(s) missing from the delivery: {', '.join(names)}.",
+                hint="a claims delivery holds every table of docs/sources.md",
+            )
+        files = hash_files(entries, root, progress)
+        for item in files:
+            expected = declared.get(item.name, (None, None))[1]
+            if expected is not None and expected != item.sha256:
+                raise DataValidationError(
+                    f"{item.name}: its SHA-256 differs from the one in {MANIFEST}.",
+                    hint="the file was altered or damaged after the delivery was made",
+                )
+        return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
+
+    def load(self, ctx: IngestContext) -> None:
+        for name, table in code_sets().items():
+            ctx.register(name, table)
+        ctx.register("commune_locations", commune_locations())
+        by_table = ctx.delivery.by_table()
+        parquet = ctx.delivery.files[0].name.endswith(".parquet")
+        years = mco_years(set(by_table))
+
+        def stage(table: str, join: StageJoin | None = None) -> None:
+            files = by_table[table]
+            match = MCO.fullmatch(table)
+            extra = {"mco_year": f"'{match.group(1)}'"} if match else None
+            fields = table_fields(table)
+            if parquet:
+                stage_parquet(ctx, table, files, fields, extra_columns=extra, join=join)
+            else:
+                stage_delimited(ctx, table, files, fields, FORMAT, extra_columns=extra, join=join)
+
+        # persons first: every other record is joined to them as it is read
+        stage("IR_BEN_R")
+        ctx.add_table(resolve_persons(ctx))
+        person = ("person_id",)
+        for table, key in (
+            ("ER_PRS_F", ["CLE_DCI_JNT"]),
+            ("IR_IMB_R", None),
+            ("KI_CCI_R", ["BEN_NIR", "BEN_RNG_GEM"]),
+            *((f"T_MCO{y}C", ["ETA_NUM", "RSA_NUM"]) for y in years),
+        ):
+            stage(table, person_join(table_fields(table)))
+            ctx.add_table(resolved_view(ctx, table, table_fields(table), key=key, carried=person))
+            ctx.step(f"{table}: checked, linked to persons, de-duplicated")
+        # then what belongs to a claim line or a stay
+        claim = ("person_id", "claim_start", "claim_pos")
+        parent_keys(
+            ctx,
+            "ER_PRS_F",
+            ["TRY_CAST(CLE_DCI_JNT AS BIGINT)"],
+            {"person_id": "person_id", "claim_start": "EXE_SOI_DTD", "claim_pos": "pos"},
+        )
+        cle = ["TRY_CAST(s.CLE_DCI_JNT AS BIGINT)"]
+        for child in ("ER_PHA_F", "ER_BIO_F"):
+            stage(child, parent_join("ER_PRS_F", cle, Reason.UNKNOWN_CLAIM, "CLE_DCI_JNT", claim))
+            ctx.add_table(resolved_view(ctx, child, table_fields(child), carried=claim))
+            ctx.step(f"{child}: checked, linked to its claim line, de-duplicated")
+        stay = ("person_id", "stay_start", "stay_end", "stay_pos")
+        for year in years:
+            parent = f"T_MCO{year}C"
+            parent_keys(
+                ctx,
+                parent,
+                ["ETA_NUM", "RSA_NUM"],
+                {
+                    "person_id": "person_id",
+                    "stay_start": "EXE_SOI_DTD",
+                    "stay_end": "EXE_SOI_DTF",
+                    "stay_pos": "pos",
+                },
+            )
+            join = parent_join(
+                parent, ["s.ETA_NUM", "s.RSA_NUM"], Reason.UNKNOWN_STAY, "RSA_NUM", stay
+            )
+            for child, key in ((f"T_MCO{year}B", ["ETA_NUM", "RSA_NUM"]), (f"T_MCO{year}D", None)):
+                stage(child, join)
+                ctx.add_table(
+                    resolved_view(
+                        ctx, child, table_fields(child), key=key, carried=(*stay, "mco_year")
+                    )
+                )
+            ctx.step(f"PMSI 20{year}: stays, diagnoses checked and linked to their stay")
+        build_outputs(ctx, years)
+
+
+def _root(path: Path) -> Path:
+    if not path.exists():
+        raise DataValidationError(f"{path}: no such folder.")
+    if not path.is_dir():
+        raise DataValidationError(f"{path}: is a file; give the delivery's folder.")
+    inner = path / "snds"
+    if inner.is_dir() and not any(path.glob("*.csv")) and not any(path.glob("*.parquet")):
+        return inner
+    return path
+
+
+def _declared(root: Path) -> tuple[dict[str, tuple[int | None, str | None]], dt.datetime | None]:
+    """name → (rows, sha256) from ``delivery.json`` when the delivery has one, and when the
+    delivery was made."""
+    manifest = root / MANIFEST
+    if not manifest.exists():
+        return {}, None
+    try:
+        document = json.loads(manifest.read_text(encoding="utf-8"))
+        if document.get("source", "snds") != "snds":
+            raise DataValidationError(
+                f"{MANIFEST}: declares the source '{document.get('source')}', not 'snds'.",
+                hint="ingest it with the --source it declares",
+            )
+        files = {
+            str(item["name"]): (
+                None if item.get("rows") is None else int(item["rows"]),
+                item.get("sha256"),
+            )
+            for item in document.get("files", [])
+        }
+        return files, parse_instant(document.get("created_at"))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataValidationError(f"{MANIFEST}: cannot be read ({exc}).") from None
+
+
+register_reader("snds", SndsReader)

@@ -1,0 +1,69 @@
+"""Staging Parquet source files (``havre synth --file-format parquet``) like text files.
+
+Columns are read as text so the same checks apply. A record is numbered as its line would be
+in the CSV form of the same table (first row = line 2, after the header), so a defect has the
+same number whichever format the source chose.
+"""
+
+from __future__ import annotations
+
+import pyarrow.parquet as pq
+
+from havre.core.errors import DataValidationError
+from havre.ingest.context import IngestContext
+from havre.ingest.fields import Field, literal, problem_sql, quote, value_sql
+from havre.ingest.model import SourceFile, StageJoin, staged_select
+
+
+def stage_parquet(
+    ctx: IngestContext,
+    table: str,
+    files: list[SourceFile],
+    fields: tuple[Field, ...],
+    *,
+    extra_columns: dict[str, str] | None = None,
+    join: StageJoin | None = None,
+) -> str:
+    relation = f"chk_{table}"
+    extra = extra_columns or {}
+    for number, source in enumerate(files):
+        try:
+            schema = pq.read_schema(source.path)
+        except Exception:  # pyarrow raises several types for a file that is not Parquet
+            raise DataValidationError(
+                f"{source.name}: is not a readable Parquet file.",
+                hint="check the delivery: this file is not what its name says",
+            ) from None
+        present = {name.upper(): name for name in schema.names}
+        missing = [f.name for f in fields if f.name.upper() not in present]
+        if missing:
+            raise DataValidationError(
+                f"{source.name}: column(s) {', '.join(missing)} missing.",
+                hint="the file does not have the columns of its table",
+            )
+        raw = {f.name: f"CAST({quote(present[f.name.upper()])} AS VARCHAR)" for f in fields}
+        values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in fields]
+        constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
+        row_text = (
+            "concat_ws(';', " + ", ".join(f"coalesce({raw[f.name]}, '')" for f in fields) + ")"
+        )
+        staged = f"""
+            SELECT {source.file_id} AS file_id, file_row_number + 2 AS line_no,
+                   true AS utf8_ok, false AS blank, {len(fields)} AS n_fields,
+                   hash({row_text}) AS h1, hash({row_text} || chr(31)) AS h2,
+                   {", ".join(values + constants)}
+            FROM read_parquet({literal(str(source.path))}, file_row_number = true)
+        """
+        names = ["h1", "h2", *[f.column for f in fields], *(quote(n) for n in extra)]
+        checked = (
+            f"SELECT file_id, line_no, {', '.join(names)}, "
+            f"{problem_sql(fields, ctx.today_iso, expected_fields=len(fields))} AS problem "
+            f"FROM ({staged})"
+        )
+        select = staged_select(checked, names, join)
+        verb = "CREATE TEMP TABLE {} AS" if number == 0 else "INSERT INTO {}"
+        ctx.execute(f"{verb.format(relation)} {select}")
+        read = pq.ParquetFile(source.path).metadata.num_rows
+        ctx.add_read(table, read, source.file_id)
+        ctx.progress(f"reading {table}", source.bytes, source.bytes)
+    return relation

@@ -1,0 +1,199 @@
+"""Delivered text files, line by line, with line numbers — vectorized, in bounded memory.
+
+Files are read in large chunks; NumPy finds the line ends and each chunk becomes one Arrow
+batch of (``line_no``, ``raw``) without copying the bytes. ``raw`` keeps its line end (``\n``,
+or ``\r\n``): ``line_sql`` decodes it and drops the line end in the engine. Lines stay
+bytes until then, so invalid UTF-8 is refused line by line — one bad line is one quarantined
+record, not a failed read. ``*.gz`` files are decompressed on the fly.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, cast
+
+import numpy as np
+import pyarrow as pa
+
+from havre.core.errors import DataValidationError
+
+CHUNK_BYTES = 8 << 20
+BLOCK_BYTES = 128 << 20
+SNIFF_BYTES = 1 << 16
+LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
+
+# SQL: the decoded line without its line end; NULL when the line is not valid UTF-8
+LINE_SQL = "left(try(decode(raw)), -1)"
+CRLF_LINE_SQL = "left(try(decode(raw)), -2)"
+
+
+def line_sql(crlf: bool) -> str:
+    """SQL decoding ``raw`` for a file with LF (or, with ``crlf``, CR LF) line ends."""
+    return CRLF_LINE_SQL if crlf else LINE_SQL
+
+
+def uses_crlf(path: Path) -> bool:
+    """Whether the file's first line ends with CR LF (the rest is taken to do the same)."""
+    head = sniff_text(path)
+    end = head.find(b"\n")
+    return end > 0 and head[end - 1 : end] == b"\r"
+
+
+ProgressCallback = Callable[[int], None]
+# only names shaped like column names are ever echoed in messages (never data values)
+_COLUMN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
+
+
+def open_binary(path: Path) -> IO[bytes]:
+    if path.name.endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def sniff_text(path: Path) -> bytes:
+    """The first bytes of a file, refusing what is clearly not text (NUL bytes, bad gzip)."""
+    try:
+        with open_binary(path) as handle:
+            head = handle.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DataValidationError(f"{path.name}: cannot be read ({exc}).") from None
+    if b"\0" in head:
+        raise DataValidationError(
+            f"{path.name}: is a binary file, not a text file.",
+            hint="check the delivery: this file is not what its name says",
+        )
+    return head
+
+
+class LineReader:
+    """Streams a file as Arrow batches of numbered lines (line 1 is the first line)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        chunk_bytes: int = CHUNK_BYTES,
+        progress: ProgressCallback | None = None,
+        crlf: bool = False,
+    ) -> None:
+        self.path = path
+        self.line_end = b"\r\n" if crlf else b"\n"
+        self.chunk_bytes = chunk_bytes
+        self.progress = progress
+        self.lines = 0
+        self.bytes_read = 0
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        carry = b""
+        try:
+            with open_binary(self.path) as handle:
+                while chunk := handle.read(self.chunk_bytes):
+                    self.bytes_read += len(chunk)
+                    if self.progress is not None:
+                        self.progress(len(chunk))
+                    data = carry + chunk if carry else chunk
+                    last = data.rfind(b"\n")
+                    if last < 0:
+                        carry = data
+                        continue
+                    carry = data[last + 1 :]
+                    yield self._batch(data, last + 1)
+        except (OSError, EOFError) as exc:
+            raise DataValidationError(f"{self.path.name}: read failed ({exc}).") from None
+        if carry:
+            # the last line has no line end: give it one so every value is trimmed alike
+            data = carry + self.line_end
+            yield self._batch(data, len(data))
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(LINE_SCHEMA, self.batches())
+
+    def blocks(self, max_bytes: int = BLOCK_BYTES) -> Iterator[pa.Table]:
+        """The lines as in-memory tables of about ``max_bytes``: an engine scans a table with
+        all its threads, where a stream is read by one."""
+        pending: list[pa.RecordBatch] = []
+        size = 0
+        for batch in self.batches():
+            pending.append(batch)
+            size += batch.nbytes
+            if size >= max_bytes:
+                yield pa.Table.from_batches(pending, LINE_SCHEMA)
+                pending, size = [], 0
+        if pending or self.lines == 0:
+            yield pa.Table.from_batches(pending, LINE_SCHEMA)
+
+    def _batch(self, data: bytes, end: int) -> pa.RecordBatch:
+        view = np.frombuffer(data, dtype=np.uint8, count=end)
+        ends = np.flatnonzero(view == 10) + 1
+        offsets = np.empty(len(ends) + 1, dtype=np.int32 if end < 2**31 else np.int64)
+        offsets[0] = 0
+        offsets[1:] = ends
+        if offsets.dtype == np.int32:
+            raw = pa.Array.from_buffers(
+                pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            )
+        else:  # a chunk past 2 GiB (one huge line): large offsets, then the common type
+            raw = pa.Array.from_buffers(
+                pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+            ).cast(pa.binary())
+        first = self.lines + 1
+        self.lines += len(ends)
+        numbers = pa.array(np.arange(first, first + len(ends), dtype=np.int64))
+        return pa.RecordBatch.from_arrays([numbers, raw], schema=LINE_SCHEMA)
+
+
+def read_header(path: Path) -> str:
+    """The first line of a text file, decoded (a UTF-8 byte-order mark is dropped).
+
+    An empty file, a binary file or a first line that is not UTF-8 is a ``DataValidationError``
+    naming the file. The header itself is never echoed: a file without a header would have a
+    record, perhaps an identifier, in its first line.
+    """
+    head = sniff_text(path)
+    if not head.strip():
+        raise DataValidationError(f"{path.name}: the file is empty.", hint="check the delivery")
+    first = head.split(b"\n", 1)[0]
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    try:
+        return first.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise DataValidationError(
+            f"{path.name}: line 1 is not UTF-8 text.", hint="deliveries are UTF-8"
+        ) from None
+
+
+def check_header(path: Path, header: str, expected: list[str], delimiter: str) -> None:
+    """The header must list the expected columns, in order, case-insensitively."""
+    found = [name.strip().upper() for name in header.split(delimiter)]
+    wanted = [name.upper() for name in expected]
+    if found == wanted:
+        return
+    if len(found) == 1:
+        others = [d for d in (";", ",", "\t", "|") if d != delimiter and d in header]
+        seen = f" (it looks {others[0]!r}-separated)" if others else ""
+        raise DataValidationError(
+            f"{path.name}: line 1 is not a {delimiter!r}-separated header{seen}.",
+            hint=f"expected the columns {delimiter.join(expected)}",
+        )
+    if not all(_COLUMN_NAME.fullmatch(name) for name in found):
+        raise DataValidationError(
+            f"{path.name}: line 1 does not look like a header (a file without its header?).",
+            hint=f"expected the columns {delimiter.join(expected)}",
+        )
+    missing = [name for name in wanted if name not in found]
+    extra = [name for name in found if name not in wanted]
+    detail = []
+    if missing:
+        detail.append(f"missing {', '.join(missing)}")
+    if extra:
+        detail.append(f"unexpected {', '.join(extra[:5])}")
+    if not detail:
+        detail.append("columns out of order")
+    raise DataValidationError(
+        f"{path.name}: the header does not match the table ({'; '.join(detail)}).",
+        hint=f"expected the columns {delimiter.join(expected)}",
+    )

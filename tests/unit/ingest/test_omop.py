@@ -1,0 +1,78 @@
+"""OMOP CSV deliveries: the source's person_id becomes a hub pseudonym scoped by its name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from havre.core.actor import Actor
+from havre.core.errors import DataValidationError, UsageError
+from havre.hub import Hub
+from havre.pseudo import hmac_hex
+from havre.pseudo.scheme import omop_message, person_id_of
+
+from .deliveries import write_omop
+from .services import services
+
+OPERATOR = Actor.operator()
+
+
+def test_omop_delivery(sqlite_hub: Hub, tmp_path: Path) -> None:
+    hub = sqlite_hub
+    s = services(hub)
+    s.optouts.add_omop(OPERATOR, "cohort-a", "4")
+    folder, expected = write_omop(tmp_path / "omop", dirty=True)
+    result = s.ingestion.ingest(OPERATOR, folder, "omop", source_name="cohort-a")
+    assert result.dataset == "cohort-a"
+    for name, counts in expected.items():
+        got = result.reconciliation.tables[name]
+        assert (got.read, got.loaded, got.quarantined, got.opted_out, got.duplicates) == (
+            counts["read"],
+            counts["loaded"],
+            counts["quarantined"],
+            counts["opted_out"],
+            counts["duplicate"],
+        ), name
+    assert result.unsupported == {"provider": 1}
+    version = s.lake.open("cohort-a")
+    assert version.manifest.lineage.pseudonym_scheme["id"] == "hmac-sha256:omop-source-person:v1"
+    key, _ = hub.keys.data_key("pseudo/hub")
+    people = version.read("person").to_pylist()
+    assert {p["hub_pseudonym"] for p in people} == {
+        hmac_hex(key, omop_message("cohort-a", n)) for n in (1, 2, 3)
+    }
+    for person in people:
+        assert person["person_id"] == person_id_of(person["hub_pseudonym"])
+        assert person["day_of_birth"] is None and person["birth_datetime"] is None
+        assert person["person_source_value"] is None
+    visits = {v["visit_occurrence_id"] for v in version.read("visit_occurrence").to_pylist()}
+    conditions = version.read("condition_occurrence").to_pylist()
+    assert {c["visit_occurrence_id"] for c in conditions} <= visits
+    assert {c["person_id"] for c in conditions} <= {p["person_id"] for p in people}
+    reasons = {
+        (r["line_no"], r["reason"])
+        for r in version.quarantine().to_table().to_pylist()
+        if r["source_table"] == "condition_occurrence"
+    }
+    assert reasons == {
+        (6, "unknown_person"),
+        (7, "bad_date"),
+        (8, "date_out_of_range"),
+        (9, "truncated_line"),
+        (10, "wrong_type"),
+    }
+    assert any("concept.csv" in note for note in result.notes)
+
+
+def test_omop_needs_a_source_name_and_a_person_table(sqlite_hub: Hub, tmp_path: Path) -> None:
+    s = services(sqlite_hub)
+    folder, _ = write_omop(tmp_path / "omop", dirty=False)
+    with pytest.raises(UsageError, match="--name"):
+        s.ingestion.ingest(OPERATOR, folder, "omop")
+    (folder / "person.csv").unlink()
+    with pytest.raises(DataValidationError, match="missing from the delivery: person"):
+        s.ingestion.ingest(OPERATOR, folder, "omop", source_name="x")
+    (folder / "notes_export.csv").write_text("a,b\n")
+    with pytest.raises(DataValidationError, match=r"not an OMOP CDM v5\.4 table"):
+        s.ingestion.ingest(OPERATOR, folder, "omop", source_name="x")

@@ -1,0 +1,165 @@
+"""SNDS deliveries: every record accounted for, every defect quarantined with its reason."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from havre.audit.models import AuditEntryRow
+from havre.core.actor import Actor
+from havre.core.errors import DataValidationError
+from havre.hub import Hub
+from havre.pseudo import hmac_hex
+from havre.pseudo.scheme import nir_message, person_id_of
+
+from .deliveries import OBJECTOR, PEOPLE, snds_tables, write_optout, write_snds
+from .services import services
+
+OPERATOR = Actor.operator()
+
+
+def test_dirty_delivery_reconciles_and_quarantines_line_by_line(hub: Hub, tmp_path: Path) -> None:
+    s = services(hub)
+    s.optouts.import_file(OPERATOR, write_optout(tmp_path / "optout.csv", [OBJECTOR]))
+    tables = snds_tables(dirty=True)
+    result = s.ingestion.ingest(OPERATOR, write_snds(tmp_path / "d" / "snds", tables), "snds")
+    assert result.created and result.version == 1
+    for name, table in tables.items():
+        counts = result.reconciliation.tables[name]
+        expected = table.expected()
+        assert (
+            counts.read,
+            counts.loaded,
+            counts.quarantined,
+            counts.opted_out,
+            counts.duplicates,
+        ) == (
+            expected["read"],
+            expected["loaded"],
+            expected["quarantined"],
+            expected["opted_out"],
+            expected["duplicate"],
+        ), name
+        assert counts.balanced
+    total = result.reconciliation.total
+    assert total.read == sum(len(t.lines) for t in tables.values())
+
+    version = s.lake.open("snds")
+    rows = version.quarantine().to_table().to_pylist()
+    found = sorted((r["source_table"], r["line_no"], r["reason"]) for r in rows)
+    wanted = sorted(q for t in tables.values() for q in t.quarantine())
+    assert found == wanted
+    by_reason = {r["reason"]: r for r in rows}
+    assert by_reason["bad_date"]["defect_kind"] == "bad_date"
+    assert by_reason["unknown_claim"]["defect_kind"] == "unknown_person"
+    assert by_reason["parent_quarantined"]["defect_kind"] is None
+    wrong = next(r for r in rows if r["reason"] == "wrong_type")
+    assert (wrong["field"], wrong["value"]) == ("PRS_ACT_QTE", "abc")
+    nir_rows = [r for r in rows if r["field"] == "BEN_NIR"]
+    assert nir_rows and all(r["value"] is None for r in nir_rows)
+    assert all(r["source_file"].endswith(".csv") for r in rows)
+
+
+def test_pseudonyms_follow_the_scheme(sqlite_hub: Hub, tmp_path: Path) -> None:
+    hub = sqlite_hub
+    s = services(hub)
+    s.ingestion.ingest(
+        OPERATOR, write_snds(tmp_path / "snds", snds_tables(dirty=False, optout=False)), "snds"
+    )
+    version = s.lake.open("snds")
+    key, key_version = hub.keys.data_key("pseudo/hub")
+    scheme = version.manifest.lineage.pseudonym_scheme
+    assert scheme["id"] == "hmac-sha256:nir13-birthym-sex-rank:v1"
+    assert (scheme["key"], scheme["key_version"]) == ("pseudo/hub", key_version)
+    people = version.read("person").to_pylist()
+    expected = {
+        hmac_hex(key, nir_message(p.nir[:13], f"{p.year}-{p.month:02d}", p.sex, p.rank))
+        for p in PEOPLE
+    }
+    assert {p["hub_pseudonym"] for p in people} == expected
+    assert len(expected) == len(PEOPLE)  # the twins have their own pseudonyms
+    for person in people:
+        assert person["person_id"] == person_id_of(person["hub_pseudonym"])
+    assert {p["gender_concept_id"] for p in people} == {8507, 8532}
+    tags = version.column_tags("person")
+    assert (tags["month_of_birth"], tags["location_id"]) == ("birth_month", "commune")
+    assert version.column_tags("visit_occurrence")["visit_start_date"] == "exact_date"
+    assert version.column_tags("death")["death_commune"] == "death_commune"
+
+
+def test_the_same_delivery_twice_makes_one_version(hub: Hub, tmp_path: Path) -> None:
+    s = services(hub)
+    folder = write_snds(tmp_path / "snds", snds_tables(dirty=False))
+    first = s.ingestion.ingest(OPERATOR, folder, "snds")
+    second = s.ingestion.ingest(OPERATOR, folder, "snds")
+    assert (first.created, second.created) == (True, False)
+    assert second.version == first.version == 1
+    assert second.reconciliation == first.reconciliation
+    assert [v.version for v in s.lake.versions("snds")] == [1]
+    with hub.db.transaction() as session:
+        entries = (
+            session.execute(select(AuditEntryRow).where(AuditEntryRow.action == "ingest.run"))
+            .scalars()
+            .all()
+        )
+        assert [e.outcome for e in entries] == ["ok", "ok"]
+        assert json.loads(entries[1].details)["already_ingested"] is True
+
+
+def _expect_refusal(hub: Hub, folder: Path, fragment: str) -> None:
+    s = services(hub)
+    with pytest.raises(DataValidationError, match=fragment):
+        s.ingestion.ingest(OPERATOR, folder, "snds")
+    assert s.lake.versions() == []
+    assert (
+        not list((hub.home / "lake").rglob("*.parquet")) if (hub.home / "lake").exists() else True
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("missing", "missing from the delivery: ER_PHA_F"),
+        ("delimiter", r"ER_PRS_F.csv: line 1 is not a ';'-separated header \(it looks ','"),
+        ("binary", "IR_BEN_R.csv: is a binary file"),
+        ("empty", "ER_BIO_F.csv: the file is empty"),
+        ("altered", "ER_PRS_F.csv: its SHA-256 differs"),
+        ("unknown", "'NOTES' is not an SNDS table"),
+        ("rows", "KI_CCI_R.csv: 1 data lines read, the delivery declares 5"),
+    ],
+)
+def test_files_that_are_not_what_the_source_declares(
+    sqlite_hub: Hub, tmp_path: Path, damage: str, fragment: str
+) -> None:
+    folder = write_snds(tmp_path / "snds", snds_tables(dirty=False))
+    if damage == "missing":
+        (folder / "ER_PHA_F.csv").unlink()
+        (folder / "delivery.json").unlink()
+    elif damage == "delimiter":
+        path = folder / "ER_PRS_F.csv"
+        path.write_text(path.read_text().replace(";", ","))
+        (folder / "delivery.json").unlink()
+    elif damage == "binary":
+        (folder / "IR_BEN_R.csv").write_bytes(b"\x00\x01\x02PK\x03\x04" * 100)
+        (folder / "delivery.json").unlink()
+    elif damage == "empty":
+        (folder / "ER_BIO_F.csv").write_bytes(b"")
+        (folder / "delivery.json").unlink()
+    elif damage == "altered":
+        path = folder / "ER_PRS_F.csv"
+        path.write_bytes(path.read_bytes().replace(b"25.00", b"26.00"))
+    elif damage == "unknown":
+        (folder / "NOTES.csv").write_text("A;B\n1;2\n")
+    elif damage == "rows":
+        manifest = json.loads((folder / "delivery.json").read_text())
+        for item in manifest["files"]:
+            if item["table"] == "KI_CCI_R":
+                item["rows"] = 5
+        (folder / "delivery.json").write_text(json.dumps(manifest))
+    _expect_refusal(sqlite_hub, folder, fragment)
+    with sqlite_hub.db.transaction() as session:
+        last = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).scalar()
+        assert last is not None and (last.action, last.outcome) == ("ingest.run", "error")
