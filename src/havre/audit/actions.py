@@ -40,3 +40,12 @@ class HubAction(StrEnum):
     KEY_ROTATE = "key.rotate"
     KEY_DESTROY = "key.destroy"
     SETTINGS_CHANGE = "hub.settings_change"
+
+
+@register
+class AuditAction(StrEnum):
+    CHECKPOINT = "audit.checkpoint"
+    ARCHIVE = "audit.archive"
+    SEARCH = "audit.search"
+    EXPORT = "audit.export"
+    PROOF = "audit.proof"

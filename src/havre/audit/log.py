@@ -1,26 +1,61 @@
-"""Appending to the audit log, in the caller's transaction."""
+"""Appending to the audit log, in the caller's transaction.
+
+Appends are serialized by locking the single ``audit_head`` row; the entry and the head move
+together or not at all. ``append_many`` writes a batch under one lock with one INSERT, which
+is how a busy caller keeps up with durable commits. After an append, a signed checkpoint is
+made in the same transaction when the checkpoint rule says it is due (see ``checkpoints``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
 import json
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
-from havre.audit.actions import is_registered
+from havre.audit.actions import AuditAction, is_registered
+from havre.audit.checkpoints import SYSTEM_ACTOR, Checkpoint, Checkpointer, checkpoint_details
 from havre.audit.entry import GENESIS_HASH, AuditRecord, Outcome, Target
-from havre.audit.hygiene import check_details
+from havre.audit.hygiene import check_details, check_identifier, redact
 from havre.audit.models import AuditEntryRow, AuditHeadRow
+from havre.audit.rows import EntryRow, canonical_bytes
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.clock import Clock, SystemClock
 
+_ENTRIES = cast(Table, AuditEntryRow.__table__)
+
+
+@functools.lru_cache(maxsize=256)
+def _roles_text(roles: tuple[str, ...]) -> str:
+    return canonical_text(list(roles))
+
+
+@dataclass(frozen=True)
+class PendingEntry:
+    """One action to append with ``append_many``."""
+
+    actor: Actor
+    action: str
+    target: Target
+    outcome: Outcome = Outcome.OK
+    reason: str | None = None
+    details: dict[str, Any] | None = None
+    project_id: str | None = None
+
 
 class AuditLog:
-    def __init__(self, clock: Clock | None = None) -> None:
+    def __init__(
+        self, clock: Clock | None = None, *, checkpointer: Checkpointer | None = None
+    ) -> None:
         self.clock = clock or SystemClock()
+        self.checkpointer = checkpointer
 
     def append(
         self,
@@ -34,57 +69,130 @@ class AuditLog:
         details: dict[str, Any] | None = None,
         project_id: str | None = None,
     ) -> AuditRecord:
-        if not is_registered(str(action)):
-            raise ValueError(f"unregistered audit action {action!r}")
-        details = dict(details or {})
-        check_details(details)
+        entry = PendingEntry(actor, action, target, outcome, reason, details, project_id)
+        return self.append_many(session, [entry])[0]
+
+    def append_many(self, session: Session, entries: Sequence[PendingEntry]) -> list[AuditRecord]:
+        """Append several entries under one head lock (all or nothing, with the caller)."""
+        texts: list[str] = []
+        for entry in entries:
+            if not is_registered(str(entry.action)):
+                raise ValueError(f"unregistered audit action {entry.action!r}")
+            details = dict(entry.details or {})
+            text = canonical_text(details)
+            check_details(details, encoded_size=len(text.encode("utf-8")))
+            check_identifier(entry.target.id, "target id")
+            check_identifier(entry.project_id or entry.actor.project_id, "project id")
+            texts.append(text)
+        if not entries:
+            return []
         head = self._lock_head(session)
-        record = AuditRecord(
-            seq=head.seq + 1,
-            ts=_truncate(self.clock.now()),
-            actor_user_id=actor.user_id,
-            actor_name=actor.name,
-            actor_roles=tuple(sorted(actor.roles)),
-            token_id=actor.token_id,
-            session_id=actor.session_id,
-            client_address=actor.client_address,
-            project_id=project_id if project_id is not None else actor.project_id,
-            action=str(action),
-            target_kind=target.kind,
-            target_id=target.id,
-            justification=actor.justification,
-            outcome=outcome,
-            reason=reason,
-            details=json.loads(canonical_text(details)),
-            prev_hash=head.entry_hash,
-        )
-        entry_hash = record.compute_hash()
-        session.add(
-            AuditEntryRow(
-                seq=record.seq,
-                ts=record.ts,
-                actor_user_id=record.actor_user_id,
-                actor_name=record.actor_name,
-                actor_roles=canonical_text(list(record.actor_roles)),
-                token_id=record.token_id,
-                session_id=record.session_id,
-                client_address=record.client_address,
-                project_id=record.project_id,
-                action=record.action,
-                target_kind=record.target_kind,
-                target_id=record.target_id,
-                justification=record.justification,
-                outcome=record.outcome.value,
-                reason=record.reason,
-                details=canonical_text(record.details),
-                prev_hash=record.prev_hash,
-                entry_hash=entry_hash,
+        records = self._write(session, head, entries, texts)
+        if self.checkpointer is not None:
+            now = self.clock.now()
+            if self.checkpointer.due(session, head.seq, now):
+                self._checkpoint(session, head, now)
+        return records
+
+    def checkpoint(self, session: Session) -> Checkpoint:
+        """Sign a checkpoint of the log as it stands in this transaction (on demand)."""
+        if self.checkpointer is None:
+            raise RuntimeError("this audit log has no signing key to make checkpoints with")
+        head = self._lock_head(session)
+        return self._checkpoint(session, head, self.clock.now(), automatic=False)
+
+    def _checkpoint(
+        self, session: Session, head: AuditHeadRow, now: dt.datetime, *, automatic: bool = True
+    ) -> Checkpoint:
+        assert self.checkpointer is not None
+        made = self.checkpointer.create(session, int(head.seq), head.entry_hash, _utc(now))
+        if automatic:
+            self._write(
+                session,
+                head,
+                [
+                    PendingEntry(
+                        SYSTEM_ACTOR,
+                        AuditAction.CHECKPOINT,
+                        Target("audit_checkpoint", str(made.number)),
+                        details=checkpoint_details(made, automatic=True),
+                    )
+                ],
             )
-        )
-        head.seq = record.seq
-        head.entry_hash = entry_hash
+        return made
+
+    def _write(
+        self,
+        session: Session,
+        head: AuditHeadRow,
+        entries: Sequence[PendingEntry],
+        texts: Sequence[str] | None = None,
+    ) -> list[AuditRecord]:
+        records: list[AuditRecord] = []
+        rows: list[dict[str, Any]] = []
+        seq, prev_hash = int(head.seq), head.entry_hash
+        for index, entry in enumerate(entries):
+            actor = entry.actor
+            # canonical text of the details: stored as is, and what the hash covers
+            details_text = texts[index] if texts else canonical_text(dict(entry.details or {}))
+            roles = tuple(sorted(actor.roles))
+            seq += 1
+            row = EntryRow(
+                seq=seq,
+                ts=_utc(self.clock.now()),
+                actor_user_id=actor.user_id,
+                actor_name=actor.name,
+                actor_roles=_roles_text(roles),
+                token_id=actor.token_id,
+                session_id=actor.session_id,
+                client_address=actor.client_address,
+                project_id=entry.project_id if entry.project_id is not None else actor.project_id,
+                action=str(entry.action),
+                target_kind=entry.target.kind,
+                target_id=entry.target.id,
+                justification=redact(actor.justification),
+                outcome=Outcome(entry.outcome).value,
+                reason=redact(entry.reason),
+                details=details_text,
+                prev_hash=prev_hash,
+                entry_hash="",
+            )
+            # canonical_bytes is byte-identical to AuditRecord.canonical() (test_rows.py)
+            entry_hash = hashlib.sha256(bytes.fromhex(prev_hash) + canonical_bytes(row)).hexdigest()
+            row = row._replace(entry_hash=entry_hash)
+            prev_hash = entry_hash
+            rows.append(row._asdict())
+            records.append(
+                AuditRecord(
+                    seq=seq,
+                    ts=row.ts,
+                    actor_user_id=row.actor_user_id,
+                    actor_name=row.actor_name,
+                    actor_roles=roles,
+                    token_id=row.token_id,
+                    session_id=row.session_id,
+                    client_address=row.client_address,
+                    project_id=row.project_id,
+                    action=row.action,
+                    target_kind=row.target_kind,
+                    target_id=row.target_id,
+                    justification=row.justification,
+                    outcome=Outcome(row.outcome),
+                    reason=row.reason,
+                    details=json.loads(details_text),
+                    prev_hash=row.prev_hash,
+                    entry_hash=entry_hash,
+                )
+            )
+        session.execute(insert(_ENTRIES), rows)
+        head.seq = seq
+        head.entry_hash = prev_hash
         session.flush()
-        return AuditRecord(**{**record.__dict__, "entry_hash": entry_hash})
+        return records
+
+    def lock_head(self, session: Session) -> AuditHeadRow:
+        """Take the append lock for the rest of the caller's transaction."""
+        return self._lock_head(session)
 
     @staticmethod
     def _lock_head(session: Session) -> AuditHeadRow:
@@ -126,6 +234,6 @@ def row_to_record(row: AuditEntryRow) -> AuditRecord:
     )
 
 
-def _truncate(when: dt.datetime) -> dt.datetime:
+def _utc(when: dt.datetime) -> dt.datetime:
     """Microsecond UTC: what both SQLite and PostgreSQL store exactly."""
     return when.astimezone(dt.UTC)

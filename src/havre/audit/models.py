@@ -1,10 +1,12 @@
-"""Audit tables. Entries are append-only: triggers refuse UPDATE and DELETE (migration 0002)."""
+"""Audit tables. Entries, checkpoints and archive records are append-only: triggers refuse
+UPDATE and DELETE (migration 0002); the one exception is deleting entries that a signed
+archive record marked as removed (see ``havre.audit.archive``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from havre.db.base import Base
@@ -48,3 +50,49 @@ class AuditHeadRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement: the log had ``tree_size`` entries with this Merkle root at this time.
+
+    ``frontier`` (the compact range at ``tree_size``) is not signed; it lets the next checkpoint
+    extend this one without reading every entry, and is checked against the signed root first.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    head_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime]
+    origin: Mapped[str] = mapped_column(String(64))
+    key_name: Mapped[str] = mapped_column(String(128))
+    key_version: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(128))
+    frontier: Mapped[str] = mapped_column(Text)  # canonical JSON list of hex node hashes
+
+    __table_args__ = (Index("ix_audit_checkpoints_tree_size", "tree_size"),)
+
+
+class AuditArchiveRow(Base):
+    """A signed record of a range of entries written to an archive file (and maybe removed)."""
+
+    __tablename__ = "audit_archives"
+
+    number: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    entry_count: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    last_hash: Mapped[str] = mapped_column(String(64))
+    root_hash: Mapped[str] = mapped_column(String(64))  # Merkle root at last_seq
+    frontier: Mapped[str] = mapped_column(Text)  # canonical JSON list, signed
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    removed: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[dt.datetime]
+    origin: Mapped[str] = mapped_column(String(64))
+    key_name: Mapped[str] = mapped_column(String(128))
+    key_version: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(128))

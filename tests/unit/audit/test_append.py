@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from havre.audit import HubAction, Outcome, Target, audited
+from havre.audit import AuditRecord, HubAction, Outcome, Target, audited
 from havre.audit.entry import GENESIS_HASH
 from havre.audit.log import row_to_record
 from havre.audit.models import AuditEntryRow
@@ -15,7 +15,7 @@ from havre.core.errors import PermissionDenied, UsageError
 from havre.hub import Hub
 
 
-def _entries(hub: Hub) -> list:
+def _entries(hub: Hub) -> list[AuditRecord]:
     with hub.db.transaction() as session:
         rows = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq)).scalars()
         return [row_to_record(row) for row in rows]
@@ -82,3 +82,38 @@ def test_entries_cannot_be_updated_or_deleted(hub: Hub) -> None:
         with pytest.raises(DBAPIError), hub.db.transaction() as session:
             session.execute(text(statement))
     assert len(_entries(hub)) == 1
+
+
+def test_append_many_is_one_atomic_batch(hub: Hub) -> None:
+    from havre.audit import PendingEntry
+
+    actor = Actor.operator("batch")
+    batch = [PendingEntry(actor, HubAction.OPEN, Target("dataset", f"d{i}")) for i in range(50)]
+    with hub.db.transaction() as session:
+        records = hub.audit.append_many(session, batch)
+    assert [r.seq for r in records] == list(range(2, 52))
+    stored = _entries(hub)
+    assert [e.entry_hash for e in stored[1:]] == [r.entry_hash for r in records]
+    with pytest.raises(UsageError), hub.db.transaction() as session:
+        hub.audit.append_many(
+            session,
+            [
+                *batch[:3],
+                PendingEntry(actor, HubAction.OPEN, Target.hub(), details={"x": "a@b.fr"}),
+            ],
+        )
+    assert len(_entries(hub)) == 51  # nothing of the refused batch
+    with pytest.raises(ValueError, match="unregistered"), hub.db.transaction() as session:
+        hub.audit.append(session, actor, "made.up", Target.hub())
+
+
+def test_checkpoints_and_archive_records_are_append_only(hub: Hub) -> None:
+    hub.audit_trail.checkpoint(Actor.operator("seal"))
+    for statement in (
+        "UPDATE audit_checkpoints SET root_hash = 'x'",
+        "DELETE FROM audit_checkpoints",
+        "DELETE FROM audit_entries WHERE seq = 1",
+    ):
+        with pytest.raises(DBAPIError), hub.db.transaction() as session:
+            session.execute(text(statement))
+    assert hub.audit_trail.verify().ok

@@ -1,0 +1,202 @@
+"""The database builds each entry's canonical JSON, so verification reads one string per entry.
+
+Python would spend most of a verification building strings; the database does it in C while
+it reads the row. Strings are quoted with the database's JSON quoting (SQLite ``json_quote``,
+PostgreSQL ``to_json``), which escapes exactly as ``json.dumps`` does, and the timestamp is
+written as ``isoformat`` writes it. The result is an optimization, never the reference: a
+row whose database-built text does not hash to its stored hash is rebuilt in Python
+(``rows.canonical_bytes``) before anything is called damage. Because the quoting is real
+JSON quoting, the text is injective: no edit of the fields can reproduce another entry's text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Generator, Iterator
+from queue import Empty, Full, Queue
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import ColumnElement, String, Text, case, cast, func, literal, select, type_coerce
+from sqlalchemy.engine import Connection
+
+from havre.audit.models import AuditEntryRow
+from havre.audit.rows import COLUMNS, EntryRow, canonical_bytes
+from havre.db.database import Database
+
+_T = AuditEntryRow.__table__.c
+LOOKAHEAD = 256  # full rows read past a damage, to tell its kind
+T = TypeVar("T")
+
+
+class FastRow(NamedTuple):
+    seq: int
+    canonical: str | None  # None: the database could not build it (a NULL where none belongs)
+    prev_hash: str
+    entry_hash: str
+
+
+def _sqlite_quote(column: Any) -> ColumnElement[str]:
+    return func.json_quote(column, type_=String)  # json_quote(NULL) is 'null'
+
+
+def _postgresql_quote(column: Any) -> ColumnElement[str]:
+    return func.coalesce(cast(func.to_json(column), Text), literal("null"))
+
+
+def _sqlite_ts() -> ColumnElement[str]:
+    raw = type_coerce(_T.ts, String)  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
+    trimmed = case((func.substr(raw, 21) == "000000", func.substr(raw, 1, 19)), else_=raw)
+    return func.replace(trimmed, " ", "T").concat("Z")
+
+
+def _postgresql_ts() -> ColumnElement[str]:
+    utc = func.timezone("UTC", _T.ts)
+    micro = func.to_char(utc, "US")
+    return (
+        func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
+        .concat(case((micro == "000000", literal("")), else_=literal(".").concat(micro)))
+        .concat("Z")
+    )
+
+
+def canonical_sql(dialect: str) -> ColumnElement[str]:
+    """The SQL expression of ``canonical_json(record.content())`` (keys in sorted order)."""
+    quote: Callable[[Any], ColumnElement[str]]
+    if dialect == "sqlite":
+        quote, ts = _sqlite_quote, _sqlite_ts()
+    else:
+        quote, ts = _postgresql_quote, _postgresql_ts()
+    parts: list[Any] = [
+        '{"action":',
+        quote(_T.action),
+        ',"actor":{"client_address":',
+        quote(_T.client_address),
+        ',"name":',
+        quote(_T.actor_name),
+        ',"roles":',
+        _T.actor_roles,
+        ',"session_id":',
+        quote(_T.session_id),
+        ',"token_id":',
+        quote(_T.token_id),
+        ',"user_id":',
+        quote(_T.actor_user_id),
+        '},"details":',
+        _T.details,
+        ',"justification":',
+        quote(_T.justification),
+        ',"outcome":',
+        quote(_T.outcome),
+        ',"project_id":',
+        quote(_T.project_id),
+        ',"reason":',
+        quote(_T.reason),
+        ',"seq":',
+        cast(_T.seq, Text),
+        ',"target":{"id":',
+        quote(_T.target_id),
+        ',"kind":',
+        quote(_T.target_kind),
+        '},"ts":',
+        quote(ts),
+        "}",
+    ]
+    pieces: list[ColumnElement[str]] = [
+        literal(p, String) if isinstance(p, str) else type_coerce(p, String) for p in parts
+    ]
+    text = functools.reduce(lambda left, right: left.concat(right), pieces)
+    return text.label("canonical")
+
+
+def read_fast(
+    connection: Connection, after_seq: int, limit: int, until_seq: int | None = None
+) -> list[FastRow]:
+    """One keyset page of (seq, canonical text, prev hash, entry hash)."""
+    query = (
+        select(_T.seq, canonical_sql(connection.dialect.name), _T.prev_hash, _T.entry_hash)
+        .where(_T.seq > after_seq)
+        .order_by(_T.seq)
+        .limit(limit)
+    )
+    if until_seq is not None:
+        query = query.where(_T.seq <= until_seq)
+    # plain tuples from fetchall: no per-row Python call on the hot path
+    return connection.execute(query).all()  # type: ignore[return-value]
+
+
+def read_full(connection: Connection, from_seq: int, limit: int) -> list[EntryRow]:
+    """Full rows from ``from_seq`` on, for the diagnosis of a damage."""
+    query = select(*COLUMNS).where(_T.seq >= from_seq).order_by(_T.seq).limit(limit)
+    return [EntryRow._make(r) for r in connection.execute(query)]
+
+
+def from_entry(row: EntryRow) -> FastRow:
+    """An entry read from a file, with its canonical text built in Python."""
+    try:
+        text: str | None = canonical_bytes(row).decode("utf-8")
+    except (TypeError, ValueError, AttributeError):
+        text = None
+    return FastRow(row.seq, text, row.prev_hash, row.entry_hash)
+
+
+class DatabaseSource:
+    """Full rows from the database, for rechecks and the diagnosis of a damage."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def full(self, seq: int) -> EntryRow | None:
+        with self.db.engine.connect() as connection:
+            rows = read_full(connection, seq, 1)
+        return rows[0] if rows and rows[0].seq == seq else None
+
+    def window(self, seq: int, index: int) -> list[EntryRow]:
+        with self.db.engine.connect() as connection:
+            return read_full(connection, seq, LOOKAHEAD + 1)
+
+
+_DONE = object()
+
+
+def prefetch(batches: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """Iterate ``batches`` in a thread, at most ``depth`` batches ahead (bounded memory)."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(batch, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            queue.put(error)
+        finally:
+            closer = getattr(batches, "close", None)
+            if closer is not None:
+                closer()
+
+    worker = threading.Thread(target=produce, name="audit-verify-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(Empty):
+                queue.get(timeout=0.1)
+        worker.join()
