@@ -7,12 +7,13 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 import havre
 from havre.audit import AuditLog, HubAction, Target, audited
+from havre.audit.trail import AuditTrail, audit_checkpointer
 from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock, isoformat
 from havre.core.config import Settings, load_settings
@@ -21,7 +22,14 @@ from havre.core.ids import new_id
 from havre.db import Database
 from havre.db.migrate import current_revision, head_revision, upgrade
 from havre.db.models import HubInfo
+from havre.governance.identity import IdentityService
 from havre.keys import KeyPurpose, KeyStore, open_key_store
+
+if TYPE_CHECKING:  # the data services load engines: imported when first used
+    from havre.governance.optouts import OptOutRegister
+    from havre.governance.projects import ProjectService
+    from havre.ingest.pipeline import Ingestion
+    from havre.lake import Lake
 
 MARKER = "hub.json"
 AUDIT_SIGNING_KEY = "audit/signing"
@@ -62,7 +70,7 @@ class Hub:
         self.db = database
         self.keys = keys
         self.clock: Clock = clock or SystemClock()
-        self.audit = AuditLog(self.clock)
+        self.audit = AuditLog(self.clock, checkpointer=audit_checkpointer(keys, settings))
 
     # -- opening -------------------------------------------------------------------------------
     @classmethod
@@ -154,3 +162,49 @@ class Hub:
             engine=self.settings.engine,
             audit_entries=audit_entries,
         )
+
+    @cached_property
+    def identity(self) -> IdentityService:
+        """Accounts, sign-in, tokens, roles and access reviews."""
+        return IdentityService(self.db, self.audit, self.keys, self.settings, self.clock)
+
+    @cached_property
+    def audit_trail(self) -> AuditTrail:
+        """Checkpoints, verification, proofs, search, export and archives of the audit log."""
+        return AuditTrail(self.db, self.audit, self.keys, self.settings)
+
+    @cached_property
+    def lake(self) -> Lake:
+        """The lake: data versions, their manifests, tables decrypted on the fly, the catalog."""
+        from havre.lake import Lake
+
+        return Lake(self.settings, self.db, self.keys, self.clock, audit=self.audit)
+
+    @cached_property
+    def optouts(self) -> OptOutRegister:
+        """The opt-out register (right to object), stored pseudonymized."""
+        from havre.governance.optouts import OptOutRegister
+        from havre.pseudo import Pseudonymizer
+
+        pseudonymizer = Pseudonymizer(self.keys)
+        return OptOutRegister(self.db, self.audit, pseudonymizer, self.settings, self.clock)
+
+    @cached_property
+    def ingest(self) -> Ingestion:
+        """Ingestion of deliveries (SNDS, FHIR, OMOP) into new data versions; the quarantine."""
+        from havre.ingest.pipeline import Ingestion
+        from havre.pseudo import Pseudonymizer
+
+        pseudonymizer = Pseudonymizer(self.keys)
+        return Ingestion(
+            self.settings, self.db, self.audit, self.lake, self.optouts, pseudonymizer, self.clock
+        )
+
+    @cached_property
+    def projects(self) -> ProjectService:
+        """Projects from application to closure, their permits (``projects.permits``, what
+        every data access checks), calls for projects and the public register."""
+        from havre.governance.projects import LakeCatalog, ProjectService
+
+        catalog = LakeCatalog(self.lake)
+        return ProjectService(self.db, self.audit, self.keys, self.identity, catalog, self.clock)

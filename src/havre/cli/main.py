@@ -26,6 +26,16 @@ app = typer.Typer(
 COMMAND_MODULES = (
     "havre.cli.hub_commands",
     "havre.cli.demo_commands",
+    "havre.cli.risk_commands",
+    "havre.cli.identity_commands",
+    "havre.cli.audit_commands",
+    "havre.cli.disclosure_commands",
+    "havre.cli.synth_commands",
+    "havre.cli.ingest_commands",
+    "havre.cli.optout_commands",
+    "havre.cli.catalog_commands",
+    "havre.cli.project_commands",
+    "havre.cli.register_commands",
 )
 
 

@@ -68,8 +68,23 @@ class Settings(BaseSettings):
     duckdb_threads: int = Field(default=2, ge=1, le=512, description="DuckDB threads.")
     session_idle_minutes: int = Field(default=15, ge=1, description="Idle session expiry.")
     session_absolute_hours: int = Field(default=8, ge=1, description="Absolute session expiry.")
+    lockout_threshold: int = Field(
+        default=5, ge=3, le=10, description="Consecutive failed sign-ins that lock an account."
+    )
+    inactivity_days: int = Field(
+        default=90, ge=1, description="Days without sign-in after which an account is suspended."
+    )
+    api_token_max_days: int = Field(
+        default=90, ge=1, le=366, description="Longest lifetime of an API token, in days."
+    )
     audit_retention_days: int = Field(
         default=366, ge=366, description="How long access records stay online (at least a year)."
+    )
+    audit_checkpoint_every: int = Field(
+        default=1000, ge=1, description="Entries after which an append makes a signed checkpoint."
+    )
+    audit_checkpoint_minutes: float = Field(
+        default=60.0, gt=0, description="Minutes after which an append makes a signed checkpoint."
     )
     disclosure_threshold: int = Field(
         default=10, ge=1, description="Minimum persons per released cell."
