@@ -1,0 +1,16 @@
+"""Audited actions of project workspaces."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from havre.audit import register
+
+
+@register
+class WorkspaceAction(StrEnum):
+    BUILD = "workspace.build"
+    REFRESH = "workspace.refresh"
+    STATUS = "workspace.status"
+    QUERY = "workspace.query"
+    PURGE = "workspace.purge"

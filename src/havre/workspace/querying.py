@@ -1,0 +1,204 @@
+"""Queries in a project's sandbox: who may, what may run, what may come back.
+
+Order of a query: justification, permit (``require_access``: named, active, unexpired), the
+workspace built under that permit version, screening of the SQL, the aggregate analysis for
+aggregate-only permits, the run (loaded workspace from the cache, time/memory/row limits),
+the threshold. The result is handed back only once its audit entry is committed, in a
+transaction that checks the permit again: a permit suspended while the query ran releases
+nothing. Refusals are audited ``denied`` with the SQL's hash.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from havre.audit import audited
+from havre.core.actor import Actor
+from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
+from havre.core.hashing import sha256_text
+from havre.disclosure.policy import DEFAULT_DOCUMENT
+from havre.governance.projects import AccessLevel, Permit, workspace_key_name
+from havre.keys.parquet import ParquetCrypto
+from havre.workspace import registry
+from havre.workspace.actions import WorkspaceAction
+from havre.workspace.aggregate import PERSONS_COLUMN, plan_aggregate
+from havre.workspace.base import WorkspaceBase, workspace_target
+from havre.workspace.journal import QueryJournal
+from havre.workspace.models import WorkspaceVersionRow
+from havre.workspace.results import QueryResult
+from havre.workspace.sandbox import Limits, QueryStopped, SandboxDatabase
+from havre.workspace.screen import QueryRefused
+
+ACTION = WorkspaceAction.QUERY
+# refusals after which a project's loaded workspace must not stay in memory
+ACCESS_ENDED = (PermissionDenied, AuthenticationError, StateError)
+
+
+class QueryingMixin(WorkspaceBase):
+    def query(
+        self, actor: Actor, project_id: str, sql: str, *, max_rows: int | None = None
+    ) -> QueryResult:
+        """Run one researcher query in the project's sandbox (see the module docstring)."""
+        digest = sha256_text(sql)
+        details: dict[str, Any] = {"sql_sha256": digest, "sql_chars": len(sql)}
+        self._require_justification(actor, ACTION, project_id)
+        try:
+            result = self._run(actor, project_id, sql, digest, max_rows, details)
+        except Exception as error:
+            if _ends_access(error):
+                self.cache.evict(project_id)
+            self._record_failure(actor, ACTION, project_id, details, error)
+            raise
+        try:
+            with audited(
+                self.db,
+                self.audit,
+                actor,
+                ACTION,
+                workspace_target(project_id),
+                justification_required=True,
+                project_id=project_id,
+            ) as scope:
+                self.permits.require_access(actor, project_id, session=scope.session)
+                scope.details = {
+                    **details,
+                    "rows": result.table.num_rows,
+                    "columns": result.table.num_columns,
+                    "truncated": result.truncated,
+                    "suppressed_rows": result.suppressed_rows,
+                    "rules": list(result.rules_fired),
+                    "cold": result.cold_load_seconds is not None,
+                    "seconds": round(result.seconds, 3),
+                }
+        except ACCESS_ENDED:
+            self.cache.evict(project_id)
+            raise
+        return result
+
+    def _run(
+        self,
+        actor: Actor,
+        project_id: str,
+        sql: str,
+        digest: str,
+        max_rows: int | None,
+        details: dict[str, Any],
+    ) -> QueryResult:
+        with self.db.transaction() as session:
+            permit = self.permits.require_access(actor, project_id, session=session)
+            details.update(permit_version=permit.version, access_level=permit.access_level.value)
+            row = self._usable(project_id, permit, registry.current(session, project_id))
+        details["workspace_version"] = row.version
+        tables = {t.name for t in permit.tables}
+        self.screener.screen(sql, tables)
+        cap = self.settings.query_max_rows
+        if max_rows is not None:
+            cap = max(1, min(max_rows, cap))
+        entry, loaded = self.cache.get(
+            (project_id, row.version, permit.version), lambda: self._load(project_id, row)
+        )
+        aggregate_only = permit.access_level is AccessLevel.AGGREGATE_ONLY
+        run_sql = sql
+        if aggregate_only:
+            run_sql = plan_aggregate(sql, entry.schema).sql
+            self.screener.screen(run_sql, tables)
+        raw = entry.database.run(run_sql, max_rows=cap, quote_errors=not aggregate_only)
+        self.journal(project_id).record(sql, digest)
+        table, suppressed, threshold = raw.table, 0, None
+        rules: tuple[str, ...] = ()
+        if aggregate_only:
+            threshold = self._threshold(permit)
+            table, suppressed = apply_threshold(raw.table, threshold)
+            rules = ("threshold",) if suppressed else ()
+        return QueryResult(
+            table=table,
+            project_id=project_id,
+            workspace_version=row.version,
+            access_level=permit.access_level.value,
+            sql_sha256=digest,
+            truncated=raw.truncated,
+            max_rows=cap,
+            suppressed_rows=suppressed,
+            threshold=threshold,
+            rules_fired=rules,
+            seconds=raw.seconds,
+            cold_load_seconds=entry.load_seconds if loaded else None,
+        )
+
+    @staticmethod
+    def _usable(
+        project_id: str, permit: Permit, row: WorkspaceVersionRow | None
+    ) -> WorkspaceVersionRow:
+        if row is None:
+            raise StateError(
+                f"Project {project_id} has no workspace yet.",
+                hint="build it: havre workspace build --project " + project_id,
+            )
+        if row.permit_version != permit.version:
+            raise StateError(
+                f"The workspace of project {project_id} was built under permit "
+                f"v{row.permit_version}; the permit in force is v{permit.version}.",
+                hint="refresh the workspace: havre workspace refresh --project " + project_id,
+            )
+        return row
+
+    def _load(self, project_id: str, row: WorkspaceVersionRow) -> SandboxDatabase:
+        label = f"{project_id}@v{row.version}"
+        if not self._key_readable(project_id):
+            # read from the keyring file, not a cache: another process may have closed it
+            raise KeyStoreError(
+                f"The key of workspace {label} was destroyed: it can no longer be read.",
+                hint="the project was closed; its workspace can only be purged",
+            )
+        manifest = self.files.read_manifest(row.path, row.manifest_sha256, label)
+        crypto = ParquetCrypto(self.keys)
+        limits = Limits(
+            timeout_seconds=self.settings.query_timeout_seconds,
+            memory_limit=self.settings.query_memory_limit,
+            threads=self.settings.duckdb_threads,
+            max_rows=self.settings.query_max_rows,
+        )
+        try:
+            readers = []
+            for table in manifest.tables:
+                handle = self.files.open_file(row.path, table.file, crypto, label)
+                readers.append(
+                    (
+                        table.name,
+                        pa.RecordBatchReader.from_batches(
+                            handle.schema_arrow, handle.iter_batches(batch_size=1 << 16)
+                        ),
+                    )
+                )
+            return SandboxDatabase(readers, limits)
+        finally:
+            crypto.clear_cache()
+
+    def journal(self, project_id: str) -> QueryJournal:
+        folder = self.files.project_dir(project_id) / "journal"
+        return QueryJournal(folder, self.keys, workspace_key_name(project_id))
+
+    def _threshold(self, permit: Permit) -> int:
+        policy = DEFAULT_DOCUMENT.resolve([permit.dataset], permit.project_id)
+        return max(self.settings.disclosure_threshold, policy.params.threshold)
+
+    def loaded(self) -> list[tuple[str, int, int]]:
+        """What the cache holds now: (project, workspace version, permit version)."""
+        return self.cache.keys()
+
+
+def apply_threshold(table: pa.Table, threshold: int) -> tuple[pa.Table, int]:
+    """Rows standing for fewer than ``threshold`` persons are withheld; the persons column
+    the analysis added is dropped. Returns the table and how many rows were withheld."""
+    persons = table.column(PERSONS_COLUMN)
+    keep = pc.fill_null(pc.greater_equal(persons, threshold), False)
+    kept = table.filter(keep).drop_columns([PERSONS_COLUMN])
+    return kept, table.num_rows - kept.num_rows
+
+
+def _ends_access(error: BaseException) -> bool:
+    """A refusal of the person or the permit (not of the query itself)."""
+    return isinstance(error, ACCESS_ENDED) and not isinstance(error, QueryRefused | QueryStopped)

@@ -1,0 +1,98 @@
+"""The aggregate analysis of aggregate-only permits (pure: no data involved)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from havre.workspace.aggregate import PERSONS_COLUMN, plan_aggregate
+from havre.workspace.querying import apply_threshold
+from havre.workspace.screen import QueryRefused
+
+SCHEMA = {
+    "person": {"person_id": "BIGINT", "gender_concept_id": "BIGINT", "year_of_birth": "BIGINT"},
+    "condition_occurrence": {
+        "person_id": "BIGINT",
+        "visit_occurrence_id": "BIGINT",
+        "condition_source_value": "VARCHAR",
+    },
+    "location": {"location_id": "BIGINT", "county": "VARCHAR"},
+}
+
+
+@pytest.mark.parametrize(
+    ("sql", "sources"),
+    [
+        ("SELECT gender_concept_id, count(*) FROM person GROUP BY 1", ("person",)),
+        ("SELECT count(*) AS n, avg(year_of_birth) FROM person p", ("p",)),
+        (
+            "SELECT p.gender_concept_id g, count(DISTINCT c.person_id) FROM person p "
+            "JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
+            ("c", "p"),
+        ),
+        (
+            "SELECT n, count(*) FROM (SELECT person_id, count(*) AS n "
+            "FROM condition_occurrence GROUP BY person_id) s GROUP BY n",
+            ("s",),
+        ),
+        (
+            "WITH e AS (SELECT person_id FROM condition_occurrence UNION "
+            "SELECT person_id FROM person) SELECT count(*) FROM e",
+            ("e",),
+        ),
+        ("SELECT gender_concept_id, year_of_birth FROM person GROUP BY ALL", ("person",)),
+        (
+            "SELECT gender_concept_id, count(*) FROM person GROUP BY ROLLUP (gender_concept_id)",
+            ("person",),
+        ),
+        (
+            "SELECT median(year_of_birth), count(*) FILTER (WHERE year_of_birth > 1950) "
+            "FROM person",
+            ("person",),
+        ),
+    ],
+)
+def test_aggregates_get_a_persons_column(sql: str, sources: tuple[str, ...]) -> None:
+    plan = plan_aggregate(sql, SCHEMA)
+    assert plan.person_sources == sources
+    assert plan.sql.endswith(f'AS "{PERSONS_COLUMN}"') or PERSONS_COLUMN in plan.sql
+    for source in sources:
+        assert f'COUNT(DISTINCT "{source}"."person_id")' in plan.sql
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("SELECT * FROM person", "star"),
+        ("SELECT p.* FROM person p GROUP BY ALL", "star"),
+        ("SELECT COLUMNS('year.*') FROM person GROUP BY ALL", "star"),
+        ("SELECT year_of_birth FROM person", "neither grouped"),
+        ("SELECT person_id FROM person GROUP BY person_id", "one row per person"),
+        ("SELECT person_id + 0, count(*) FROM person GROUP BY 1", "one row per person"),
+        ("SELECT min(year_of_birth) FROM person", "own value"),
+        ("SELECT arg_max(person_id, year_of_birth) FROM person", "own value"),
+        ("SELECT string_agg(condition_source_value, ',') FROM condition_occurrence", "own value"),
+        ("SELECT quantile_disc(year_of_birth, 0.5) FROM person", "own value"),
+        ("SELECT histogram(year_of_birth) FROM person", "neither grouped"),
+        ("SELECT count(*) OVER () FROM person", "window"),
+        ("SELECT (SELECT count(*) FROM person) AS n, count(*) FROM person", "sub-query"),
+        ("SELECT 1 UNION SELECT 2", "one SELECT at the top"),
+        ("SUMMARIZE person", "one SELECT at the top"),
+        ("SELECT count(*) FROM location", "no person is reachable"),
+        (
+            "SELECT n, count(*) FROM (SELECT visit_occurrence_id AS person_id, count(*) AS n "
+            "FROM condition_occurrence GROUP BY 1) s GROUP BY n",
+            "no person is reachable",
+        ),
+    ],
+)
+def test_what_could_show_a_person_is_refused(sql: str, why: str) -> None:
+    with pytest.raises(QueryRefused, match=why):
+        plan_aggregate(sql, SCHEMA)
+
+
+def test_threshold_withholds_small_rows() -> None:
+    table = pa.table({"g": ["a", "b", "c"], "n": [30, 9, 12], PERSONS_COLUMN: [25, 9, None]})
+    kept, withheld = apply_threshold(table, 10)
+    assert kept.column_names == ["g", "n"]
+    assert kept.to_pylist() == [{"g": "a", "n": 30}] and withheld == 2
