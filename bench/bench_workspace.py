@@ -36,7 +36,7 @@ from havre.governance.identity import passwords
 from havre.governance.identity.testing import FAST_TEST_HASHER
 from havre.hub import Hub
 from havre.synth import SynthOptions, generate
-from havre.workspace.testing import World
+from havre.scenarios.world import World
 
 SCALES = {"small": 2_000, "full": 1_000_000}
 EXTRACT_TARGET_S = 60.0

@@ -22,7 +22,7 @@ from havre.governance.identity.testing import FAST_TEST_HASHER
 from havre.hub import Hub
 from havre.workspace.sandbox import Limits, QueryStopped, SandboxDatabase
 from havre.workspace.screen import QueryRefused
-from havre.workspace.testing import World, publish_version, synthetic_omop
+from havre.scenarios.world import World, publish_version, synthetic_omop
 
 START = dt.datetime(2027, 3, 1, 9, 0, 10, tzinfo=dt.UTC)
 WHY = "Cohort description for the approved protocol."

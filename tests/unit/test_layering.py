@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "web": 6,
     "ops": 6,
     "demo": 6,
+    "scenarios": 6,
 }
 # synth writes source-shaped files and never calls the hub: only core and reference data
 SYNTH_MAY_USE = {"core", "cdm", "synth"}

@@ -104,6 +104,7 @@ class KeyStore:
         self.master = master
         self.path = directory / "keyring.json"
         self._cache: dict[tuple[str, int], bytes] = {}
+        self._cache_stamp: tuple[int, int, int] | None = None
 
     # -- set-up -------------------------------------------------------------------------
     @property
@@ -227,6 +228,7 @@ class KeyStore:
 
     def data_key(self, name: str, version: int | None = None) -> tuple[bytes, int]:
         """The unwrapped key bytes of a version (the active one by default)."""
+        self._drop_stale_cache()
         if version is not None and (name, version) in self._cache:
             return self._cache[(name, version)], version
         document = self._read()
@@ -248,6 +250,19 @@ class KeyStore:
 
     def forget_cache(self) -> None:
         self._cache.clear()
+
+    def _drop_stale_cache(self) -> None:
+        # Another process may have rotated or destroyed a key (e.g. a project closed from the
+        # CLI while the web server runs): a cached key must not outlive its destruction.
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            self._cache.clear()
+            return
+        stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+        if stamp != self._cache_stamp:
+            self._cache.clear()
+            self._cache_stamp = stamp
 
     def describe(self) -> dict[str, Any]:
         return {**self.master.describe(), "keyring": str(self.path)}

@@ -167,3 +167,15 @@ def test_pkcs11_master_key_is_not_extractable(
         )
         assert key[Attribute.EXTRACTABLE] is False
         assert key[Attribute.SENSITIVE] is True
+
+
+def test_a_key_destroyed_by_another_process_is_not_served_from_cache(
+    store_settings: Settings, store: KeyStore
+) -> None:
+    store.create("workspace/p2", KeyPurpose.WORKSPACE)
+    blob = envelope.encrypt(store, "workspace/p2", b"rows")
+    assert envelope.decrypt(store, blob) == b"rows"  # the key is now cached
+    other, _ = open_key_store(store_settings)
+    other.destroy("workspace/p2")
+    with pytest.raises(KeyStoreError, match="destroyed"):
+        envelope.decrypt(store, blob)

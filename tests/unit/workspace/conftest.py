@@ -18,7 +18,7 @@ from havre.core.config import Settings
 from havre.governance.identity import passwords
 from havre.governance.identity.testing import FAST_TEST_HASHER
 from havre.hub import Hub
-from havre.workspace.testing import World, publish_version, synthetic_omop
+from havre.scenarios.world import World, publish_version, synthetic_omop
 
 START = dt.datetime(2027, 3, 1, 9, 0, 10, tzinfo=dt.UTC)
 WHY = "Describe the cohort for the approved protocol."

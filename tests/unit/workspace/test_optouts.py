@@ -8,7 +8,7 @@ import pyarrow as pa
 from havre.core.actor import Actor
 from havre.pseudo import Pseudonymizer
 from havre.pseudo.scheme import SchemeId
-from havre.workspace.testing import publish_version, synthetic_omop
+from havre.scenarios.world import publish_version, synthetic_omop
 
 from .conftest import WHY, HubWorld
 

@@ -11,7 +11,7 @@ from havre.hub import Hub
 from havre.keys.parquet import ParquetCrypto
 from havre.workspace import registry
 from havre.workspace.pseudonyms import ProjectSecrets
-from havre.workspace.testing import hub_pseudonym, publish_version, synthetic_omop
+from havre.scenarios.world import hub_pseudonym, publish_version, synthetic_omop
 
 from .conftest import WHY, HubWorld
 

@@ -8,7 +8,7 @@ import pytest
 
 from havre.core.actor import Actor
 from havre.core.errors import PermissionDenied, StateError, UsageError
-from havre.workspace.testing import publish_version, synthetic_omop
+from havre.scenarios.world import publish_version, synthetic_omop
 
 from .conftest import WHY, HubWorld, audit_lines
 

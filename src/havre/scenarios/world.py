@@ -203,7 +203,7 @@ def publish_version(
                 source_name="test",
                 delivery_sha256=hashlib.sha256(str(builder.version).encode()).hexdigest(),
                 source_files=(),
-                steps=("written by havre.workspace.testing",),
+                steps=("written by havre.scenarios.world",),
                 software={},
                 pseudonym_scheme={"label": "test"},
             ),
