@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the data services load engines: imported when first used
     from havre.governance.projects import ProjectService
     from havre.ingest.pipeline import Ingestion
     from havre.lake import Lake
+    from havre.workspace import WorkspaceService
 
 MARKER = "hub.json"
 AUDIT_SIGNING_KEY = "audit/signing"
@@ -122,6 +123,9 @@ class Hub:
         return cls(settings, database, keys, clock)
 
     def close(self) -> None:
+        # loaded workspaces hold plaintext rows in memory: drop them before the keys
+        if "workspaces" in self.__dict__:
+            self.workspaces.close()
         self.keys.close()
         self.db.dispose()
 
@@ -208,3 +212,20 @@ class Hub:
 
         catalog = LakeCatalog(self.lake)
         return ProjectService(self.db, self.audit, self.keys, self.identity, catalog, self.clock)
+
+    @cached_property
+    def workspaces(self) -> WorkspaceService:
+        """Project workspaces: build and refresh from the permit, status, sandboxed queries
+        (loaded workspaces are cached: call ``hub.workspaces.close()`` to drop them)."""
+        from havre.workspace import WorkspaceService
+
+        return WorkspaceService(
+            self.settings,
+            self.db,
+            self.audit,
+            self.keys,
+            self.lake,
+            self.projects.permits,
+            self.optouts,
+            self.clock,
+        )

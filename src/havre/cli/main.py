@@ -36,6 +36,7 @@ COMMAND_MODULES = (
     "havre.cli.catalog_commands",
     "havre.cli.project_commands",
     "havre.cli.register_commands",
+    "havre.cli.workspace_commands",
 )
 
 

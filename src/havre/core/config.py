@@ -94,6 +94,15 @@ class Settings(BaseSettings):
     )
     query_memory_limit: str = Field(default="2GB", description="Memory limit of a workspace query.")
     query_max_rows: int = Field(default=100_000, ge=1, description="Row cap of a query result.")
+    workspace_shift_days: int = Field(
+        default=180, ge=1, le=3650, description="Largest date offset (days) of shifted dates."
+    )
+    workspace_cache_size: int = Field(
+        default=4, ge=1, le=64, description="Loaded workspaces kept by the query service."
+    )
+    workspace_cache_idle_minutes: float = Field(
+        default=30.0, gt=0, description="Minutes after which an unused loaded workspace is dropped."
+    )
     hosting_region: str = Field(default="FR", description="Where the hub is hosted (ISO code).")
 
     @field_validator("duckdb_memory_limit", "query_memory_limit")
