@@ -376,6 +376,7 @@ def _show_project(view: ProjectView) -> None:
             else None,
             "next": ", ".join(s.value for s in view.allowed_next) or None,
             "results due": view.results.due_on,
+            "risk": _risk_line(view),
         },
         title=view.title,
     )
@@ -394,3 +395,17 @@ def _show_project(view: ProjectView) -> None:
                 for s in view.steps
             ],
         )
+
+
+def _risk_line(view: ProjectView) -> str | None:
+    """The re-identification risk the reviewer sees (havre risk assess --project for more)."""
+    if view.risk is None:
+        return None
+    f = view.risk.figures
+    if f.k_anonymity is None:
+        return f"no person in the extract (revision {view.risk.revision})"
+    return (
+        f"k {f.k_anonymity}, average prosecutor risk {f.prosecutor_risk:.3f}, "
+        f"sample uniqueness {f.sample_uniqueness:.1%} (revision {view.risk.revision}, "
+        f"{view.risk.assessed_at:%Y-%m-%d})"
+    )

@@ -22,6 +22,8 @@ class ColumnKind(StrEnum):
     COMMUNE = "commune"
     DEPARTEMENT = "departement"
     EXACT_DATE = "exact_date"
+    MONTH = "month"  # an event known to the month (YYYY-MM)
+    YEAR = "year"  # an event known to the year
     ICD10 = "icd10"
     ATC = "atc"
     SEX = "sex"
@@ -75,6 +77,10 @@ _TEXT = "CAST({c} AS VARCHAR)"
 _YEAR_OF_MONTH = f"TRY_CAST(substr({_TEXT}, 1, 4) AS INTEGER)"
 _YEAR = "TRY_CAST({c} AS INTEGER)"
 _DATE = "TRY_CAST({c} AS DATE)"
+_QUARTER_OF_MONTH = (
+    f"CAST(CAST(FLOOR((TRY_CAST(substr({_TEXT}, 6, 2) AS INTEGER) - 1) / 3) AS INTEGER) + 1 "
+    "AS VARCHAR)"
+)
 _DEPARTEMENT = (
     f"CASE WHEN substr({_TEXT}, 1, 2) IN ('97', '98') THEN substr({_TEXT}, 1, 3) "
     f"ELSE substr({_TEXT}, 1, 2) END"
@@ -155,7 +161,7 @@ def hierarchy(kind: ColumnKind) -> Hierarchy:
             f"NOT regexp_matches({_TEXT}, '^[0-9]{{4}}-[0-9]{{2}}')",
             "a month YYYY-MM (or a date)",
         )
-    if kind is ColumnKind.BIRTH_YEAR:
+    if kind in (ColumnKind.BIRTH_YEAR, ColumnKind.YEAR):
         return Hierarchy(
             kind,
             (
@@ -211,6 +217,17 @@ def hierarchy(kind: ColumnKind) -> Hierarchy:
             ),
             f"{_DATE} IS NULL",
             "a date YYYY-MM-DD",
+        )
+    if kind is ColumnKind.MONTH:
+        return Hierarchy(
+            kind,
+            (
+                Level("month", "{c}"),
+                Level("quarter", f"substr({_TEXT}, 1, 4) || '-Q' || {_QUARTER_OF_MONTH}"),
+                Level("year", f"substr({_TEXT}, 1, 4)"),
+            ),
+            f"NOT regexp_matches({_TEXT}, '^[0-9]{{4}}-(0[1-9]|1[0-2])$')",
+            "a month YYYY-MM",
         )
     if kind is ColumnKind.ICD10:
         return Hierarchy(

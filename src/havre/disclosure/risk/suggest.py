@@ -8,7 +8,9 @@ ordered so that each step removes the most of the shortfall per unit of loss, wi
 measured after each step. When the lattice is too large to try within the budget, or no node
 meets the target, a greedy search takes over: each step raises the column that removes the
 most shortfall per unit of loss, and must strictly lower the shortfall without raising the
-average prosecutor risk; it stops when no step helps.
+average prosecutor risk. When no single raise helps (on small extracts every other column
+still tells people apart), two columns are raised at once, as two steps; it stops when no
+single or double raise helps.
 
 Information loss of a column at a level is its normalized non-uniform entropy:
 H(X | g(X)) / H(X) = 1 - H(g(X)) / H(X), 0 when nothing is generalized and 1 when the column
@@ -307,6 +309,42 @@ class _Search:
         chosen = best.get("shortfall") or best.get("average")
         return None if chosen is None else (chosen[1], chosen[2])
 
+    def best_pair(self, levels: Levels) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        """When no single raise helps (every other column still tells people apart), the best
+        raise of two columns at once, each one level up or to its top; None if none helps."""
+        current = self.analysis.histogram(levels)
+        shortfall = self.target.shortfall(current)
+        average = current.classes / current.records
+        loss = self.loss_of(levels)
+        options = [
+            sorted({levels[column] + 1, tree.top}) if levels[column] < tree.top else []
+            for column, tree in enumerate(self.analysis.hierarchies)
+        ]
+        best: dict[str, tuple[tuple[float, float], tuple[tuple[int, int], tuple[int, int]]]] = {}
+        for first, second in itertools.combinations(range(len(options)), 2):
+            for first_level, second_level in itertools.product(options[first], options[second]):
+                candidate = _raise(_raise(levels, first, first_level), second, second_level)
+                histogram = self.analysis.histogram(candidate)
+                cost = max(self.loss_of(candidate) - loss, _EPSILON)
+                gains = {
+                    "shortfall": shortfall - self.target.shortfall(histogram),
+                    "average": average - histogram.classes / histogram.records,
+                }
+                for measure, gain in gains.items():
+                    if gain <= _EPSILON:
+                        continue
+                    score = (gain / cost, -cost)
+                    if measure not in best or score > best[measure][0]:
+                        best[measure] = (score, ((first, first_level), (second, second_level)))
+        chosen = best.get("shortfall") or best.get("average")
+        if chosen is None:
+            return None
+        # the cheaper raise is shown first
+        first_move, second_move = sorted(
+            chosen[1], key=lambda move: self.loss_of(_raise(levels, move[0], move[1]))
+        )
+        return first_move, second_move
+
 
 def suggest(
     analysis: RiskAnalysis,
@@ -350,6 +388,13 @@ def _greedy(search: _Search) -> SuggestionReport:
             return _report(search, steps, True, "The target is met after suppression.")
         move = search.best_move(levels)
         if move is None:
+            pair = search.best_pair(levels)
+            if pair is not None:
+                for column, level in pair:
+                    before = levels[column]
+                    levels = _raise(levels, column, level)
+                    steps.append(search.step("generalize", levels, column, before))
+                continue
             needed = search.to_suppress(histogram)
             return _report(
                 search,

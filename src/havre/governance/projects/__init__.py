@@ -6,11 +6,13 @@ from havre.governance.projects.actions import (
     PermitAction,
     ProjectAction,
     RegisterAction,
+    RiskAction,
 )
 from havre.governance.projects.application import (
     PROHIBITED_PURPOSES,
     Application,
     LegalRouteKind,
+    SensitiveAttribute,
     load_application_file,
     parse_application,
 )
@@ -33,6 +35,17 @@ from havre.governance.projects.permit import (
 from havre.governance.projects.permits import Permits
 from havre.governance.projects.register import RegisterEntry, RegisterFormat
 from havre.governance.projects.review import Decision, Opinion
+from havre.governance.projects.risk import (
+    PermitDraft,
+    RiskAssessor,
+    RiskRecord,
+    RiskRequest,
+    RiskResult,
+    RiskTrigger,
+    load_permit_draft,
+    parse_permit_draft,
+    terms_sha256,
+)
 from havre.governance.projects.service import ProjectService
 from havre.governance.projects.views import CallView, ProjectSummary, ProjectView
 from havre.governance.projects.workflow import ProjectStatus, ReviewStatus, Step
@@ -54,6 +67,7 @@ __all__ = [
     "Period",
     "Permit",
     "PermitAction",
+    "PermitDraft",
     "PermitStatus",
     "Permits",
     "Population",
@@ -66,13 +80,23 @@ __all__ = [
     "RegisterEntry",
     "RegisterFormat",
     "ReviewStatus",
+    "RiskAction",
+    "RiskAssessor",
     "RiskFigures",
+    "RiskRecord",
+    "RiskRequest",
+    "RiskResult",
+    "RiskTrigger",
     "RowFilter",
+    "SensitiveAttribute",
     "Sex",
     "Step",
     "TableGrant",
     "VersionPolicy",
     "load_application_file",
+    "load_permit_draft",
     "parse_application",
+    "parse_permit_draft",
+    "terms_sha256",
     "workspace_key_name",
 ]

@@ -32,6 +32,11 @@ class PermitAction(StrEnum):
 
 
 @register
+class RiskAction(StrEnum):
+    ASSESS = "risk.assess"
+
+
+@register
 class CallAction(StrEnum):
     CREATE = "call.create"
 

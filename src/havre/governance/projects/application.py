@@ -50,6 +50,15 @@ class LegalRouteKind(StrEnum):
     PERMANENT_ACCESS = "permanent_access"  # bodies listed by decree
 
 
+class SensitiveAttribute(StrEnum):
+    """What the extract must not reveal about a person once re-identified (l-diversity of
+    the risk assessment; docs/risk.md says how each is read from the extract)."""
+
+    DIAGNOSIS = "diagnosis"  # the person's most frequent ICD-10 category
+    DRUG = "drug"  # the person's most frequent drug code
+    DEATH = "death"  # whether the person died in the period
+
+
 class TeamMember(Frozen):
     user: str = Field(min_length=1, max_length=64)
     role: Literal["researcher", "project_lead"] = "researcher"
@@ -80,6 +89,7 @@ class DataRequest(Frozen):
     population: Population = Population()
     potential_identifiers: tuple[IdentifierRequest, ...] = ()
     date_policy: DatePolicy | None = None
+    sensitive: tuple[SensitiveAttribute, ...] = ()
 
     def requested_kinds(self) -> list[IdentifierKind]:
         return [r.kind for r in self.potential_identifiers]

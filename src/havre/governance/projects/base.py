@@ -21,6 +21,7 @@ from havre.governance.projects.application import Application
 from havre.governance.projects.catalog import CatalogView
 from havre.governance.projects.models import PermitRow, ProjectRow, RevisionRow
 from havre.governance.projects.permits import Permits
+from havre.governance.projects.risk import RiskAssessor
 from havre.governance.projects.workflow import ProjectStatus, ReviewStatus, Step, refuse
 from havre.keys import KeyStore
 
@@ -90,6 +91,8 @@ class ProjectsBase:
         identity: IdentityService,
         catalog: CatalogView,
         clock: Clock | None = None,
+        *,
+        risk: RiskAssessor | None = None,
     ) -> None:
         self.db = db
         self.audit = audit
@@ -97,6 +100,8 @@ class ProjectsBase:
         self.identity = identity
         self.catalog = catalog
         self.clock: Clock = clock or SystemClock()
+        # builds would-be extracts for the risk assessment (the hub hands the workspace's in)
+        self.risk_assessor = risk
         self.permits = Permits(db, self.clock)
 
     def now(self) -> dt.datetime:

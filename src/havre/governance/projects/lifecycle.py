@@ -12,7 +12,7 @@ from havre.governance.identity import Role, require_distinct
 from havre.governance.projects import completeness, store
 from havre.governance.projects.actions import PermitAction
 from havre.governance.projects.application import Application, DataRequest
-from havre.governance.projects.base import ProjectsBase
+from havre.governance.projects.assessing import RiskMixin
 from havre.governance.projects.duties import naming_next_steps, require_judge
 from havre.governance.projects.issuing import build_permit
 from havre.governance.projects.models import PermitRow
@@ -51,14 +51,18 @@ def permit_details(permit: Permit) -> dict[str, object]:
         "date_policy": permit.date_policy.value,
         "access_level": permit.access_level.value,
         "expires_at": permit.expires_at,
+        "risk_report_sha256": permit.risk.report_sha256 if permit.risk else None,
     }
 
 
-class LifecycleMixin(ProjectsBase):
+class LifecycleMixin(RiskMixin):
     def issue(self, actor: Actor, project_id: str, *, risk: RiskFigures | None = None) -> Permit:
-        """Write the permit of the authorised revision (it gives no access until activated)."""
+        """Write the permit of the authorised revision (it gives no access until activated),
+        with the risk figures of the extract it grants (``risk``, else assessed)."""
         draft = self._authorised_snapshot(project_id)
         facts = completeness.look_up(self.catalog, draft.data) if draft else None
+        if risk is None and draft is not None and facts is not None:
+            risk = self._risk_for_issue(actor, project_id, draft, facts)
         granted = self._granted_team(project_id)
         with self._audited(actor, PermitAction.ISSUE, project_id) as scope:
             loaded = self._load(scope.session, project_id)

@@ -67,6 +67,8 @@ class RevisionRow(Base):
     submitted_document: Mapped[str | None] = mapped_column(Text)
     submitted_sha256: Mapped[str | None] = mapped_column(String(64))
     withheld: Mapped[str] = mapped_column(Text)  # identifiers the decision did not grant (JSON)
+    # the latest re-identification risk assessment of these terms (canonical JSON, see risk.py)
+    risk_assessment: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(USER), ForeignKey(USERS_ID))
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]

@@ -160,9 +160,13 @@ class RiskFigures(Frozen):
     assessed_at: dt.datetime
     method: str = Field(max_length=120)
     k_anonymity: int | None = Field(default=None, ge=1)
+    # average risks (the highest prosecutor risk is 1/k)
     prosecutor_risk: float | None = Field(default=None, ge=0, le=1)
     journalist_risk: float | None = Field(default=None, ge=0, le=1)
     marketer_risk: float | None = Field(default=None, ge=0, le=1)
+    sample_uniqueness: float | None = Field(default=None, ge=0, le=1)
+    population_uniqueness: float | None = Field(default=None, ge=0, le=1)
+    l_diversity: int | None = Field(default=None, ge=0)
     report_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
 

@@ -13,6 +13,7 @@ from havre.governance.projects import store
 from havre.governance.projects.base import Loaded, ProjectsBase
 from havre.governance.projects.models import ProjectRow, RevisionRow
 from havre.governance.projects.permit import Permit
+from havre.governance.projects.risk import RiskRecord
 from havre.governance.projects.views import (
     ProjectSummary,
     ProjectView,
@@ -42,6 +43,11 @@ class ReadingMixin(ProjectsBase):
             loaded = self._load(session, project_id)
             self._require_reader(actor, loaded, granted)
             return self._view(session, loaded)
+
+    def risk_assessment(self, actor: Actor, project_id: str) -> RiskRecord | None:
+        """The risk assessment of the project's latest revision (what the review page
+        shows before the decision), or None when none was made."""
+        return self.show(actor, project_id).risk
 
     def permit(self, actor: Actor, project_id: str, version: int | None = None) -> Permit:
         """A permit version (default: the one in force, else the latest issued)."""
@@ -120,4 +126,9 @@ class ReadingMixin(ProjectsBase):
             permit=None if in_force is None else store.load_permit(in_force).at(self.now()),
             allowed_next=tuple(allowed_steps(loaded.status, loaded.open_status)),
             results=Results.of(project, self.now().date()),
+            risk=(
+                RiskRecord.from_stored(loaded.latest.risk_assessment, project.id)
+                if loaded.latest.risk_assessment
+                else None
+            ),
         )

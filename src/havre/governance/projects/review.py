@@ -19,7 +19,7 @@ from havre.governance.identity import Role, require_distinct
 from havre.governance.projects import store
 from havre.governance.projects.actions import ProjectAction
 from havre.governance.projects.application import LegalRouteKind
-from havre.governance.projects.base import ProjectsBase
+from havre.governance.projects.assessing import RiskMixin
 from havre.governance.projects.duties import require_judge
 from havre.governance.projects.permit import IdentifierKind
 from havre.governance.projects.workflow import ProjectStatus, ReviewStatus, Step, choice
@@ -54,11 +54,12 @@ def required_text(value: str | None, what: str) -> str:
     return text
 
 
-class ReviewMixin(ProjectsBase):
+class ReviewMixin(RiskMixin):
     def check_completeness(
         self, actor: Actor, project_id: str, complete: bool, comment: str | None = None
     ) -> None:
-        """Complete: on to the ethics review. Incomplete: back to the applicant, with comments."""
+        """Complete: on to the ethics review, with the risk of the requested extract assessed
+        for the reviewer. Incomplete: back to the applicant, with comments."""
         granted = self._granted_team(project_id)
         with self._audited(actor, ProjectAction.COMPLETENESS, project_id) as scope:
             loaded = self._load(scope.session, project_id)
@@ -89,6 +90,8 @@ class ReviewMixin(ProjectsBase):
                 comment=text,
             )
             scope.details = {"revision": revision.number, "outcome": outcome}
+        if complete:
+            self._assess_for_review(actor, project_id)
 
     def give_opinion(
         self, actor: Actor, project_id: str, opinion: Opinion | str, text: str

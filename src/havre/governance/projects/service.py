@@ -7,6 +7,7 @@ modules, each a mixin over ``ProjectsBase``:
 - ``drafting``: create, update, submit, withdraw, amend (the applicant);
 - ``review``: completeness, ethics opinion, authorisation (the reviewers);
 - ``lifecycle``: issue, activate, refresh, suspend, reinstate, expire (the permit's life);
+- ``assessing``: re-identification risk of the terms (at review, on demand, at issue);
 - ``closure``: close (crypto-shredding the workspace key), results;
 - ``calls``, ``register``, ``reading``.
 """

@@ -11,6 +11,7 @@ from havre.governance.projects import store
 from havre.governance.projects.application import Application
 from havre.governance.projects.models import CallRow, ProjectRow, RevisionRow, StepRow
 from havre.governance.projects.permit import IdentifierKind, Permit
+from havre.governance.projects.risk import RiskRecord
 from havre.governance.projects.workflow import ProjectStatus, ReviewStatus, Step
 
 
@@ -117,6 +118,7 @@ class ProjectView:
     permit: Permit | None
     allowed_next: tuple[Step, ...]
     results: Results
+    risk: RiskRecord | None = None  # the latest revision's risk assessment
 
     @property
     def current(self) -> RevisionView:
@@ -145,6 +147,7 @@ class ProjectView:
             "steps": [s.to_dict() for s in self.steps],
             "permit": self.permit.to_dict() if self.permit else None,
             "results": self.results.to_dict(),
+            "risk": self.risk.to_dict() if self.risk else None,
         }
 
 

@@ -218,3 +218,20 @@ def test_suppression_size_by_hand() -> None:
     assert RiskTarget(average_risk=0.25).shortfall(histogram) == pytest.approx(
         (17 / 40 - 0.25) / 0.25
     )
+
+
+def test_greedy_search_raises_two_columns_when_one_cannot_help(engine: DuckDBEngine) -> None:
+    # each column alone tells all twelve people apart: only raising both merges anyone
+    months = [f"19{80 + i // 12}-{i % 12 + 1:02d}" for i in range(12)]
+    days = [f"2021-{i + 1:02d}-{10 + i:02d}" for i in range(12)]
+    table = pa.table({"birth_month": months, "stay_date": days})
+    declaration = declare(["birth_month", "stay_date"], kinds={"stay_date": "exact_date"})
+    with RiskAnalysis(register(engine, table), declaration) as analysis:
+        for column in (0, 1):
+            raised = tuple(analysis.hierarchies[i].top if i == column else 0 for i in (0, 1))
+            assert analysis.histogram(raised).k == 1
+        report = suggest(analysis, RiskTarget(k=2), max_evaluations=0)
+        risks = averages(analysis, report)
+    assert report.reached and report.steps[-1].assessment.k >= 2
+    assert len(report.steps) >= 2 and risks[-1] < risks[0]
+    assert all(after <= before for before, after in itertools.pairwise(risks))

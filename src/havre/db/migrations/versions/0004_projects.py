@@ -72,6 +72,7 @@ def upgrade() -> None:
         sa.Column("submitted_document", sa.Text()),
         sa.Column("submitted_sha256", sa.String(64)),
         sa.Column("withheld", sa.Text(), nullable=False),
+        sa.Column("risk_assessment", sa.Text()),
         sa.Column("created_by", sa.String(USER), nullable=False),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
