@@ -58,7 +58,16 @@ IDENTIFYING: dict[str, Any] = {
     "date_policy": "exact",
     "sensitive": ["diagnosis"],
 }
-GENERALIZED = PermitDraft(withhold=("birth_month", "commune", "exact_date"), date_policy="month")
+# generalized terms: no birth month, no exact dates, and no residence at all (a withheld
+# commune alone would still leave the departement)
+GENERALIZED = PermitDraft(
+    withhold=("birth_month", "commune", "exact_date"),
+    date_policy="month",
+    tables={
+        **{t: tuple(c) for t, c in IDENTIFYING["tables"].items()},
+        "person": ("person_id", "gender_concept_id", "year_of_birth", "month_of_birth"),
+    },
+)
 
 
 def lake_tables(persons: int = PERSONS) -> dict[str, pa.Table]:
@@ -268,7 +277,6 @@ def test_generalized_terms_are_less_risky_and_suggestions_lower_the_risk(
         "rare_diagnosis": "icd10",
     }
     kinds = {q["column"]: q["kind"] for q in generalized.report["quasi_identifiers"]}
-    # a withheld commune takes the residence out of the permit altogether
     assert kinds["birth"] == "birth_year" and "residence" not in kinds
     assert kinds["first_event"] == "month"
     assert generalized.report["terms"]["date_mode"] == "month"

@@ -189,7 +189,6 @@ def _catalog_problems(request: DataRequest, facts: CatalogFacts) -> list[str]:
     found = []
     catalog = facts.columns
     label = f"{request.dataset} v{facts.version.version}"
-    kinds = set(request.requested_kinds())
     for table, columns in request.tables.items():
         if table not in catalog:
             found.append(
@@ -200,14 +199,8 @@ def _catalog_problems(request: DataRequest, facts: CatalogFacts) -> list[str]:
         unknown = [c for c in columns if c not in catalog[table]]
         if unknown:
             found.append(f"data.tables.{table}: no such column(s) {', '.join(unknown)} in {label}")
-        for column in columns:
-            kind = catalog[table].get(column)
-            if kind is None or kind is IdentifierKind.EXACT_DATE or kind in kinds:
-                continue  # exact dates follow the date policy
-            found.append(
-                f"data.tables.{table}.{column}: a potential identifier ({kind}); request "
-                f"'{kind}' in data.potential_identifiers with a justification, or drop it"
-            )
+        # A column tagged as a potential identifier may be requested without the identifier:
+        # the workspace then generalizes it (commune -> departement, birth month -> year...).
     population = request.population
     if population.conditions and "condition_occurrence" not in catalog:
         found.append(f"data.population.conditions: {label} has no condition_occurrence table")

@@ -1,8 +1,9 @@
 """Turning an authorised application into permit terms.
 
 What is granted is what was requested, less what the authorisation withheld: columns tagged
-with a potential identifier that was not granted are left out of the permit, and exact dates
-withheld turn an ``exact`` date policy into ``shifted``.
+with a potential identifier that was not granted stay in the permit and the workspace
+generalizes them (commune to departement, birth month to year, dates per the date policy);
+exact dates withheld turn an ``exact`` date policy into ``shifted``.
 """
 
 from __future__ import annotations
@@ -62,14 +63,8 @@ def build_permit(
     granted = set(data.requested_kinds()) - set(withheld)
     tables = []
     for table, columns in data.tables.items():
-        tags = facts.columns[table]
-        kept = [
-            c
-            for c in columns
-            if tags.get(c) is None or tags[c] is IdentifierKind.EXACT_DATE or tags[c] in granted
-        ]
-        if kept:
-            tables.append(TableGrant(name=table, columns=tuple(kept)))
+        if columns:
+            tables.append(TableGrant(name=table, columns=tuple(columns)))
     policy = data.date_policy
     if policy is DatePolicy.EXACT and IdentifierKind.EXACT_DATE not in granted:
         policy = DatePolicy.SHIFTED

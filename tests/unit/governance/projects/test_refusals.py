@@ -151,9 +151,6 @@ def test_a_table_not_in_the_catalog_is_refused_at_submission(
         p.startswith("data.tables.drug_exposure: no such table in snds v2") for p in problems
     )
     assert any("no such column(s) shoe_size" in p for p in problems)
-    assert any(
-        "data.tables.person.location_id: a potential identifier (commune)" in p for p in problems
-    )
     entry = last(audit_lines, "project.submit")
     assert entry["outcome"] == "error" and "drug_exposure" in str(entry["reason"])
     assert projects.show(cast.actor(cast.lead), pid).status.value == "draft"

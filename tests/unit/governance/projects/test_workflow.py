@@ -222,6 +222,8 @@ def test_reference_methodology_and_withheld_identifiers(
     )
     permit = projects.issue(cast.actor(cast.steward), pid)
     assert permit.potential_identifiers_granted == (IdentifierKind.BIRTH_MONTH,)
-    assert "location_id" not in permit.table_map()["person"]
+    # the column stays; without the commune grant the workspace gives only the departement
+    assert "location_id" in permit.table_map()["person"]
+    assert IdentifierKind.COMMUNE not in permit.potential_identifiers_granted
     assert permit.date_policy is DatePolicy.SHIFTED  # exact dates were withheld
     assert register_row(projects, pid)["legal_basis"] == "MR-004"
