@@ -26,6 +26,7 @@ from havre.governance.identity import IdentityService
 from havre.keys import KeyPurpose, KeyStore, open_key_store
 
 if TYPE_CHECKING:  # the data services load engines: imported when first used
+    from havre.disclosure.airlock import Airlock
     from havre.governance.optouts import OptOutRegister
     from havre.governance.projects import ProjectService
     from havre.ingest.pipeline import Ingestion
@@ -207,11 +208,16 @@ class Hub:
     @cached_property
     def projects(self) -> ProjectService:
         """Projects from application to closure, their permits (``projects.permits``, what
-        every data access checks), calls for projects and the public register."""
+        every data access checks), calls for projects and the public register; the review
+        measures the re-identification risk of the extract a permit would produce."""
         from havre.governance.projects import LakeCatalog, ProjectService
+        from havre.workspace.preview import RiskPreview
 
         catalog = LakeCatalog(self.lake)
-        return ProjectService(self.db, self.audit, self.keys, self.identity, catalog, self.clock)
+        risk = RiskPreview(self.settings, self.lake)
+        return ProjectService(
+            self.db, self.audit, self.keys, self.identity, catalog, self.clock, risk=risk
+        )
 
     @cached_property
     def workspaces(self) -> WorkspaceService:
@@ -227,5 +233,22 @@ class Hub:
             self.lake,
             self.projects.permits,
             self.optouts,
+            self.clock,
+        )
+
+    @cached_property
+    def airlock(self) -> Airlock:
+        """Release requests: outputs computed in the workspace and checked automatically, two
+        independent checkers, released files with their provenance, the privacy budget."""
+        from havre.disclosure.airlock import Airlock
+
+        return Airlock(
+            self.settings,
+            self.db,
+            self.audit,
+            self.keys,
+            self.projects.permits,
+            self.identity,
+            self.workspaces,
             self.clock,
         )

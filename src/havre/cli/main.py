@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "havre.cli.project_commands",
     "havre.cli.register_commands",
     "havre.cli.workspace_commands",
+    "havre.cli.release_commands",
 )
 
 

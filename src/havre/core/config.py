@@ -104,6 +104,30 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Minutes after which an unused loaded workspace is dropped."
     )
     hosting_region: str = Field(default="FR", description="Where the hub is hosted (ISO code).")
+    risk_target_k: int = Field(
+        default=5, ge=0, description="k the permit review's risk suggestions aim at (0: none)."
+    )
+    risk_target_risk: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Average prosecutor risk the risk suggestions aim at (0: none).",
+    )
+    risk_rare_prevalence: float = Field(
+        default=0.0005,
+        gt=0,
+        lt=1,
+        description="Share of a data version's persons at or below which a diagnosis is rare.",
+    )
+    disclosure_policy_file: Path | None = Field(
+        default=None, description="The hub's disclosure policy document (TOML or JSON)."
+    )
+    privacy_budget_epsilon: float = Field(
+        default=1.0, gt=0, le=100, description="Each project's total differential privacy budget."
+    )
+    release_max_rows: int = Field(
+        default=5_000_000, ge=1, description="Most person-level rows an airlock output may use."
+    )
 
     @field_validator("duckdb_memory_limit", "query_memory_limit")
     @classmethod

@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from havre.workspace.actions import WorkspaceAction
+    from havre.workspace.outputs import OutputRows
     from havre.workspace.results import BuildResult, PurgeResult, QueryResult, WorkspaceStatus
     from havre.workspace.service import WorkspaceService
 
 _WHERE = {
     "WorkspaceAction": "havre.workspace.actions",
     "BuildResult": "havre.workspace.results",
+    "OutputRows": "havre.workspace.outputs",
     "PurgeResult": "havre.workspace.results",
     "QueryResult": "havre.workspace.results",
     "WorkspaceStatus": "havre.workspace.results",
@@ -26,6 +28,7 @@ _WHERE = {
 
 __all__ = [
     "BuildResult",
+    "OutputRows",
     "PurgeResult",
     "QueryResult",
     "WorkspaceAction",

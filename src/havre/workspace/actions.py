@@ -14,3 +14,4 @@ class WorkspaceAction(StrEnum):
     STATUS = "workspace.status"
     QUERY = "workspace.query"
     PURGE = "workspace.purge"
+    EVALUATE = "workspace.evaluate"  # the rows of an airlock output, for the airlock only
