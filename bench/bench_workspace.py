@@ -35,8 +35,8 @@ from havre.core.config import load_settings
 from havre.governance.identity import passwords
 from havre.governance.identity.testing import FAST_TEST_HASHER
 from havre.hub import Hub
-from havre.synth import SynthOptions, generate
 from havre.scenarios.world import World
+from havre.synth import SynthOptions, generate
 
 SCALES = {"small": 2_000, "full": 1_000_000}
 EXTRACT_TARGET_S = 60.0

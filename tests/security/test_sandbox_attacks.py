@@ -20,9 +20,9 @@ from havre.core.hashing import sha256_text
 from havre.governance.identity import passwords
 from havre.governance.identity.testing import FAST_TEST_HASHER
 from havre.hub import Hub
+from havre.scenarios.world import World, publish_version, synthetic_omop
 from havre.workspace.sandbox import Limits, QueryStopped, SandboxDatabase
 from havre.workspace.screen import QueryRefused
-from havre.scenarios.world import World, publish_version, synthetic_omop
 
 START = dt.datetime(2027, 3, 1, 9, 0, 10, tzinfo=dt.UTC)
 WHY = "Cohort description for the approved protocol."

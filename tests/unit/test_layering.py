@@ -75,8 +75,10 @@ def test_rooms_import_only_their_layer_or_below() -> None:
             if other not in LAYERS or room not in LAYERS:
                 problems.append(f"unknown room: {room} -> {other} ({files[0]})")
             elif LAYERS[other] > LAYERS[room]:
-                problems.append(f"{room} (layer {LAYERS[room]}) imports {other} "
-                                f"(layer {LAYERS[other]}) in {files[0]}")
+                problems.append(
+                    f"{room} (layer {LAYERS[room]}) imports {other} "
+                    f"(layer {LAYERS[other]}) in {files[0]}"
+                )
     assert not problems, "\n".join(problems)
 
 
@@ -94,7 +96,7 @@ def test_no_circles_between_rooms() -> None:
         state[node] = 1
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                cycle.extend([*stack[stack.index(nxt):], nxt] if nxt in stack else [node, nxt])
+                cycle.extend([*stack[stack.index(nxt) :], nxt] if nxt in stack else [node, nxt])
                 return True
             if state.get(nxt) is None and visit(nxt, [*stack, nxt]):
                 return True

@@ -9,9 +9,9 @@ import math
 from havre.governance.projects import workspace_key_name
 from havre.hub import Hub
 from havre.keys.parquet import ParquetCrypto
+from havre.scenarios.world import hub_pseudonym, publish_version, synthetic_omop
 from havre.workspace import registry
 from havre.workspace.pseudonyms import ProjectSecrets
-from havre.scenarios.world import hub_pseudonym, publish_version, synthetic_omop
 
 from .conftest import WHY, HubWorld
 
