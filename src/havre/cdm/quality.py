@@ -6,6 +6,7 @@ death, visits and observation periods where a rule needs them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from havre.cdm import concepts as c
@@ -39,18 +40,23 @@ RANGES = {  # LOINC code → plausible (low, high) of value_as_number
     "8480-6": (50.0, 300.0),
     "8462-4": (20.0, 200.0),
 }
-_JOINS = {
-    "person": "LEFT JOIN person AS p ON p.person_id = t.person_id",
-    "death": "LEFT JOIN death AS d ON d.person_id = t.person_id",
-    "visit": (
-        "LEFT JOIN (SELECT visit_occurrence_id AS vid FROM visit_occurrence) AS v "
-        "ON v.vid = t.visit_occurrence_id"
-    ),
-    "period": (
-        "LEFT JOIN (SELECT DISTINCT person_id AS opid FROM observation_period) AS op "
-        "ON op.opid = t.person_id"
-    ),
-}
+
+
+def _joins(lookup: Callable[[str], str]) -> dict[str, str]:
+    """The lookups rules may need; ``lookup`` names the relation holding each table (for
+    ``visit_occurrence``, only its ``visit_occurrence_id`` is read)."""
+    return {
+        "person": f"LEFT JOIN {lookup('person')} AS p ON p.person_id = t.person_id",
+        "death": f"LEFT JOIN {lookup('death')} AS d ON d.person_id = t.person_id",
+        "visit": (
+            f"LEFT JOIN (SELECT visit_occurrence_id AS vid FROM {lookup('visit_occurrence')}) "
+            "AS v ON v.vid = t.visit_occurrence_id"
+        ),
+        "period": (
+            "LEFT JOIN (SELECT DISTINCT person_id AS opid "
+            f"FROM {lookup('observation_period')}) AS op ON op.opid = t.person_id"
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -207,17 +213,26 @@ def rules(table: str, today_year: int) -> list[Rule]:
     return out
 
 
-def check_table(engine: DuckDBEngine, table: str, today_year: int) -> list[QualityResult]:
-    """All rules of one table in one scan of it."""
+def check_table(
+    engine: DuckDBEngine,
+    table: str,
+    today_year: int,
+    relation: str | None = None,
+    lookup: Callable[[str], str] | None = None,
+) -> list[QualityResult]:
+    """All rules of one table in one scan of it (read from ``relation``, by default the
+    table's name; the tables its rules look up are named by ``lookup``)."""
     table_rules = rules(table, today_year)
     joins = sorted({j for rule in table_rules for j in rule.joins})
+    lookups = _joins(lookup or _same)
     measures = []
     for number, rule in enumerate(table_rules):
         measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
         measures.append(
             f"count(*) FILTER (WHERE ({rule.applies}) AND ({rule.violating})) AS bad_{number}"
         )
-    query = f"SELECT {', '.join(measures)} FROM {table} AS t {' '.join(_JOINS[j] for j in joins)}"
+    joined = " ".join(lookups[j] for j in joins)
+    query = f"SELECT {', '.join(measures)} FROM {relation or table} AS t {joined}"
     row = engine.sql(query).to_pylist()[0]
     results = []
     for number, rule in enumerate(table_rules):
@@ -243,3 +258,7 @@ def check_table(engine: DuckDBEngine, table: str, today_year: int) -> list[Quali
 def run_checks(engine: DuckDBEngine, today_year: int) -> tuple[QualityResult, ...]:
     """Every rule over the lake tables registered in ``engine`` under their names."""
     return tuple(r for table in LAKE_TABLES for r in check_table(engine, table, today_year))
+
+
+def _same(table: str) -> str:
+    return table

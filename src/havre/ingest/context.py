@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from havre.core.config import Settings
-from havre.ingest.ids import RecordIds
+from havre.core.errors import DataValidationError
+from havre.ingest.ids import MAX_LINES, RecordIds
 from havre.ingest.model import Delivery, ResolvedTable
 from havre.lake.engine import DuckDBEngine
 from havre.pseudo.scheme import PseudonymScheme
@@ -81,6 +82,12 @@ class IngestContext:
 
     def add_read(self, table: str, count: int, file_id: int | None = None) -> None:
         """Records read, counted as they are read (independently of any later SQL)."""
+        if count > MAX_LINES:
+            name = self.delivery.file(file_id).name if file_id is not None else table
+            raise DataValidationError(
+                f"{name}: {count} records; a file holds at most {MAX_LINES}.",
+                hint="split the file in several files of the same table",
+            )
         self.read_counts[table] = self.read_counts.get(table, 0) + count
         if file_id is not None:
             self.file_reads[file_id] = self.file_reads.get(file_id, 0) + count

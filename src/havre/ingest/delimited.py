@@ -9,10 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from havre.core.errors import DataValidationError
+import pyarrow as pa
+
+from havre.core.errors import DataValidationError, EngineError
 from havre.ingest.context import ByteCounter, IngestContext
-from havre.ingest.fields import Field, problem_sql, quote, value_sql
-from havre.ingest.model import SourceFile, StageJoin, staged_select
+from havre.ingest.fields import (
+    Field,
+    Kind,
+    date_column,
+    dates_sql,
+    problem_sql,
+    quote,
+    value_sql,
+)
+from havre.ingest.model import ExtraColumns, SourceFile, StageJoin, staged_select, stored_select
 from havre.lake.textfiles import LineReader, check_header, line_sql, read_header, uses_crlf
 
 # one field of an RFC 4180 line: quoted (with "" inside) or bare
@@ -72,66 +82,63 @@ def stage_delimited(
     fields: tuple[Field, ...],
     fmt: DelimitedFormat,
     *,
-    extra_columns: dict[str, str] | None = None,
+    extra_columns: ExtraColumns | None = None,
     join: StageJoin | None = None,
+    keep: frozenset[str] | None = None,
 ) -> str:
     """Stage and check every file of a table; return the relation ``chk_<table>``.
 
     Columns: ``file_id``, ``line_no``, ``h1``/``h2`` (two 64-bit hashes of the line, for exact
-    duplicates), each field (VARCHAR, NULL when empty), ``extra_columns`` (constant per table,
-    e.g. the year of a PMSI table), ``problem`` (``reason|FIELD`` or NULL), ``opted`` and,
+    duplicates), the fields (VARCHAR, NULL when empty; only ``keep`` with dates typed, see
+    ``stored_select``), ``extra_columns`` (constant per file, e.g. the year of a PMSI file),
+    ``problem`` (``reason|FIELD`` or NULL), ``qvalue`` (its offending value), ``opted`` and,
     with a ``join``, the columns it copies.
+
+    All the files are read by one statement, each as a stream of its lines: the engine's
+    threads take the line batches in turn (reading the next while others check theirs), and
+    a ``join`` builds its lookup table once, not once per file or block.
     """
     relation = f"chk_{table}"
-    extra = extra_columns or {}
-    first = True
+    readers: list[tuple[SourceFile, LineReader, pa.RecordBatchReader]] = []
+    selects = []
+    names: list[str] = []
+    constants: list[str] = []
     for source in files:
+        extra = extra_columns(source) if extra_columns else {}
+        constants = [quote(name) for name in extra]
         header = read_header(source.path)
         positions, expected = header_positions(source, header, fields, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
         reader = LineReader(source.path, progress=counter, crlf=crlf)
         lines = f"lines_{source.file_id}"
-        values = [
-            f"{value_sql(f, _part_sql(fmt, positions[f.name]))} AS {f.column}"
-            if f.name in positions
-            else f"{value_sql(f, 'CAST(NULL AS VARCHAR)')} AS {f.column}"
-            for f in fields
-        ]
-        constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
-        # a quoted field left open (a line cut inside quotes) counts as a truncated line
-        odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
-        n_fields = (
-            f"CASE WHEN {odd_quotes} THEN -1 ELSE len(parts) END" if fmt.quoted else "len(parts)"
-        )
-        staged = f"""
-            SELECT {source.file_id} AS file_id, line_no,
-                   line IS NOT NULL AS utf8_ok,
-                   coalesce(line = '', false) AS blank,
-                   {n_fields} AS n_fields,
-                   hash(line) AS h1, hash(line || chr(31)) AS h2,
-                   {", ".join(values + constants)}
-            FROM (
-                SELECT line_no, line, {_parts_sql(fmt)} AS parts
-                FROM (SELECT line_no, {line_sql(crlf)} AS line FROM {lines} WHERE line_no > 1)
-            )
-        """
-        names = ["h1", "h2", *[f.column for f in fields], *(quote(n) for n in extra)]
-        checked = (
-            f"SELECT file_id, line_no, {', '.join(names)}, "
-            f"{problem_sql(fields, ctx.today_iso, expected_fields=expected)} AS problem "
-            f"FROM ({staged})"
-        )
-        select = staged_select(checked, names, join)
-        for block in reader.blocks():
-            ctx.register(lines, block)
-            verb = "CREATE TEMP TABLE {} AS" if first else "INSERT INTO {}"
-            ctx.execute(f"{verb.format(relation)} {select}")
-            ctx.engine.connection.unregister(lines)
-            ctx.engine.forget(block)
-            first = False
+        selects.append(_select(ctx, source, lines, fields, fmt, positions, expected, crlf, extra))
+        names = _names(fields, extra)
+        readers.append((source, reader, reader.reader()))
+    stored = stored_select(
+        staged_select(" UNION ALL ".join(selects), names, join, fields),
+        fields,
+        keep=keep,
+        extra=[f"t.{name}" for name in constants],
+        join=join,
+    )
+    for source, _, stream in readers:
+        ctx.register(f"lines_{source.file_id}", stream)
+    try:
+        with ctx.engine.joins_as_written():
+            ctx.execute(f"CREATE TEMP TABLE {relation} AS {stored}")
+    except EngineError:
+        failed = [reader.error for _, reader, _ in readers if reader.error is not None]
+        if failed:
+            raise failed[0] from None  # a file, not the engine, failed
+        raise
+    finally:
+        for source, _, stream in readers:
+            ctx.engine.connection.unregister(f"lines_{source.file_id}")
+            ctx.engine.forget(stream)
+    for source, reader, _ in readers:
         read = max(reader.lines - 1, 0)
-        ctx.add_read(table, read, source.file_id)
+        ctx.add_read(source.table, read, source.file_id)
         if source.declared_rows is not None and source.declared_rows != read:
             raise DataValidationError(
                 f"{source.name}: {read} data lines read, the delivery declares "
@@ -139,3 +146,63 @@ def stage_delimited(
                 hint="the file was truncated or altered after the delivery was made",
             )
     return relation
+
+
+def _names(fields: tuple[Field, ...], extra: dict[str, str]) -> list[str]:
+    """Columns of a checked record, after ``file_id`` and ``line_no``."""
+    dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
+    return ["h1", "h2", *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
+
+
+def _select(
+    ctx: IngestContext,
+    source: SourceFile,
+    lines: str,
+    fields: tuple[Field, ...],
+    fmt: DelimitedFormat,
+    positions: dict[str, int],
+    expected: int,
+    crlf: bool,
+    extra: dict[str, str],
+) -> str:
+    """SQL: the checked records of one file's lines (``line_no``, ``raw``)."""
+    end = 2 if crlf else 1
+    last = expected - 1
+    values = []
+    for f in fields:
+        if f.name not in positions:
+            part = "CAST(NULL AS VARCHAR)"
+        elif fmt.quoted:
+            part = _part_sql(fmt, positions[f.name])
+        elif positions[f.name] == last:
+            # unquoted lines are split with their line end, which ends the last field: only
+            # that field is trimmed, not every line copied without it
+            part = f"left(parts[{last + 1}], -{end})"
+        else:
+            part = f"parts[{positions[f.name] + 1}]"
+        values.append(f"{value_sql(f, part)} AS {f.column}")
+    constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
+    if fmt.quoted:
+        # a quoted field left open (a line cut inside quotes) counts as a truncated line
+        odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
+        decoded = f"SELECT line_no, raw, {line_sql(crlf)} AS line FROM {lines} WHERE line_no > 1"
+        n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE len(parts) END"
+        blank = "coalesce(line = '', false)"
+    else:
+        decoded = f"SELECT line_no, raw, try(decode(raw)) AS line FROM {lines} WHERE line_no > 1"
+        n_fields = "len(parts)"
+        blank = f"octet_length(raw) <= {end}"
+    staged = f"""
+        SELECT {source.file_id} AS file_id, line_no,
+               line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
+               hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
+               {", ".join(values + constants)}
+        FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts FROM ({decoded}))
+    """
+    dated = ", ".join(["*", *dates_sql(fields)])
+    problem = problem_sql(fields, ctx.today_iso, expected_fields=expected, typed=True)
+    names = ", ".join(_names(fields, extra))
+    return (
+        f"SELECT file_id, line_no, {names}, {problem} AS problem "
+        f"FROM (SELECT {dated} FROM ({staged}))"
+    )

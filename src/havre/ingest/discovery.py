@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from havre.core.errors import DataValidationError
 from havre.core.hashing import sha256_file, sha256_value
 from havre.ingest.context import Progress
+from havre.ingest.ids import MAX_FILES
 from havre.ingest.model import SourceFile
 
 
@@ -14,6 +16,11 @@ def hash_files(
     entries: list[tuple[Path, str, str, int | None]], root: Path, progress: Progress
 ) -> list[SourceFile]:
     """(path, name, table, declared rows) → hashed ``SourceFile``s, numbered in order."""
+    if len(entries) > MAX_FILES:
+        raise DataValidationError(
+            f"{root}: {len(entries)} files; a delivery holds at most {MAX_FILES}.",
+            hint="merge the files of each table, or split the delivery",
+        )
     total = sum(path.stat().st_size for path, *_ in entries)
     done = 0
     files = []

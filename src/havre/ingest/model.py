@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from havre.ingest.fields import Field
+from havre.ingest.fields import Field, Kind, date_column, quarantine_value_sql
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class Delivery:
         return self.files[file_id]
 
 
+# Constant columns a file's records get while staged (name -> SQL), e.g. a PMSI file's year:
+# files of several source tables can then be staged into one relation
+ExtraColumns = Callable[[SourceFile], dict[str, str]]
+
 # Status of every record read; the reconciliation counts them.
 LOADED = "loaded"
 QUARANTINED = "quarantined"
@@ -59,6 +64,9 @@ class ResolvedTable:
     name: str
     relation: str
     fields: tuple[Field, ...]
+    # SQL over the relation (alias ``r``) giving a quarantined record's offending value, when
+    # the relation keeps it in a column instead of every field (``stored_select``)
+    quarantine_value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,24 +76,77 @@ class StageJoin:
     ``clause`` joins the record (alias ``s``) to a small table of keys (persons, claims,
     stays); ``reference`` is the SQL problem that follows (unknown, quarantined parent, a date
     before birth...); ``opted_out`` says whether the record belongs to an objector;
-    ``columns`` are copied from what it refers to (person, dates, position).
+    ``columns`` are copied from what it refers to (person, dates, position); ``named``: the
+    fields a ``reference`` problem can name.
     """
 
     clause: str
     reference: str
     opted_out: str
     columns: dict[str, str] = field(default_factory=dict)
+    named: tuple[str, ...] = ()
 
 
-def staged_select(inner: str, names: list[str], join: StageJoin | None) -> str:
+def _value(fields: tuple[Field, ...], problem: str, alias: str) -> str:
+    """SQL: the offending value of the field a ``problem`` names (NULL when it has none)."""
+    field_name = f"nullif(split_part({alias}.{problem}, '|', 2), '')"
+    value = quarantine_value_sql(fields, field_name, alias)
+    return f"CAST(CASE WHEN {alias}.{problem} IS NOT NULL THEN {value} END AS VARCHAR)"
+
+
+def staged_select(
+    inner: str, names: list[str], join: StageJoin | None, fields: tuple[Field, ...]
+) -> str:
     """SQL over a checked stream ``inner`` (its columns ``names`` and ``problem``): the staged
-    record with its problem (own, else from its references), ``opted`` and copied columns."""
+    record with its problem (own, else from its references), ``qvalue`` (the problem's
+    offending value), ``opted`` and copied columns.
+
+    The value of a record's own problem is taken before the join, so the fields nothing
+    after it reads (``stored_select`` keeps few of a large table's) are dropped before it.
+    """
+    own = f"SELECT *, {_value(fields, 'problem', 'c')} AS qvalue FROM ({inner}) AS c"
     kept = ", ".join(f"s.{name}" for name in ["file_id", "line_no", *names])
     if join is None:
-        return f"SELECT {kept}, s.problem, false AS opted FROM ({inner}) AS s"
+        return f"SELECT {kept}, s.problem, s.qvalue, false AS opted FROM ({own}) AS s"
     copied = "".join(f", {expr} AS {name}" for name, expr in join.columns.items())
-    return (
-        f"SELECT {kept}, coalesce(s.problem, CASE WHEN s.problem IS NULL THEN {join.reference} "
-        f"END) AS problem, coalesce({join.opted_out}, false) AS opted{copied} "
-        f"FROM ({inner}) AS s {join.clause}"
+    joined = (
+        f"SELECT {kept}, s.problem, s.qvalue, "
+        f"CASE WHEN s.problem IS NULL THEN {join.reference} END AS ref, "
+        f"coalesce({join.opted_out}, false) AS opted{copied} "
+        f"FROM ({own}) AS s {join.clause}"
     )
+    named = tuple(f for f in fields if f.name in join.named)
+    outer = ", ".join(f"r.{name}" for name in ["file_id", "line_no", *names])
+    carried = "".join(f", r.{name}" for name in join.columns)
+    return (
+        f"SELECT {outer}, coalesce(r.problem, r.ref) AS problem, "
+        f"coalesce(r.qvalue, {_value(named, 'ref', 'r')}) AS qvalue, r.opted{carried} "
+        f"FROM ({joined}) AS r"
+    )
+
+
+def stored_select(
+    staged: str,
+    fields: tuple[Field, ...],
+    *,
+    keep: frozenset[str] | None,
+    extra: list[str],
+    join: StageJoin | None,
+) -> str:
+    """SQL over ``staged_select``: the row a staged table stores.
+
+    With ``keep`` (the fields the mapping reads, keys included), only those fields are
+    stored, DATE fields as DATE: the other fields are read, checked and dropped — no copy of
+    every value of a large table sits in the engine. A quarantined record's offending value is
+    kept in ``qvalue`` (withheld for direct identifiers) whatever is dropped.
+    """
+    columns = []
+    for f in fields:
+        if keep is not None and f.name not in keep:
+            continue
+        typed = keep is not None and f.kind is Kind.DATE
+        columns.append(f"t.{date_column(f)} AS {f.column}" if typed else f"t.{f.column}")
+    copied = [f"t.{name}" for name in (join.columns if join else {})]
+    listed = ", ".join(["t.file_id", "t.line_no", "t.h1", "t.h2", *columns, *extra])
+    tail = ", ".join(["t.problem", "t.qvalue", "t.opted", *copied])
+    return f"SELECT {listed}, {tail} FROM ({staged}) AS t"

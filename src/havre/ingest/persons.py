@@ -23,17 +23,30 @@ def person_id_from(pseudonym: str) -> str:
 
 
 def objectors(ctx: IngestContext, relation: str, message: str, where: str, out: str) -> str:
-    """Create ``out`` (``msg``): the opt-out messages of ``relation`` found in the register."""
+    """Create ``out`` (``msg``): the opt-out messages of ``relation`` found in the register.
+
+    Each distinct message is hashed once per key version of the register, into a table, and
+    only then matched: a hash computed in the join condition itself would be computed for
+    every (person, objection) pair — 10^10 HMACs for a million persons and 10,000 objections.
+    """
+    hashed = f"{out}_hashed"
+    ctx.execute(
+        f"""
+        CREATE TEMP TABLE {hashed} AS
+        SELECT m.msg, p.key_version, {hmac_sql("m.msg", "p")} AS subject_key
+        FROM (SELECT DISTINCT {message} AS msg FROM {relation} WHERE {where}) AS m
+        CROSS JOIN optout_pads AS p
+        """
+    )
     ctx.execute(
         f"""
         CREATE TEMP TABLE {out} AS
-        SELECT DISTINCT m.msg
-        FROM (SELECT DISTINCT {message} AS msg FROM {relation} WHERE {where}) AS m
-        CROSS JOIN optout_pads AS p
+        SELECT DISTINCT h.msg FROM {hashed} AS h
         JOIN optout_register AS r
-          ON r.key_version = p.key_version AND r.subject_key = {hmac_sql("m.msg", "p")}
+          ON r.key_version = h.key_version AND r.subject_key = h.subject_key
         """
     )
+    ctx.execute(f"DROP TABLE {hashed}")
     return out
 
 

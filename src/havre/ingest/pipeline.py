@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as dt
 import shutil
 import time
 from pathlib import Path
@@ -21,8 +20,7 @@ import pyarrow as pa
 
 import havre
 from havre.audit import AuditLog, Target, audited
-from havre.cdm.omop import LAKE_TABLES, omop_table
-from havre.cdm.quality import run_checks
+from havre.cdm.omop import LAKE_TABLES
 from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock, isoformat
 from havre.core.config import Settings
@@ -39,10 +37,10 @@ from havre.ingest.quarantine import Quarantine
 from havre.ingest.readers import SourceReader, reader_for
 from havre.ingest.reasons import DEFECT_KIND
 from havre.ingest.result import IngestResult
+from havre.ingest.writing import write_lake
 from havre.lake.engine import DuckDBEngine
 from havre.lake.manifest import (
     Counts,
-    Coverage,
     Encryption,
     FileInfo,
     Lineage,
@@ -50,7 +48,6 @@ from havre.lake.manifest import (
     QuarantineInfo,
     Reconciliation,
     SourceFile,
-    TableInfo,
 )
 from havre.lake.staging import VersionBuilder
 from havre.lake.store import Lake, check_dataset_name
@@ -163,11 +160,6 @@ class Ingestion:
             self._register_keys(ctx, reader, scheme)
             reader.load(ctx)
             reconciliation = _reconcile(ctx)
-            progress("writing the lake", 0, len(LAKE_TABLES))
-            tables = []
-            for number, table in enumerate(LAKE_TABLES):
-                tables.append(_write_table(ctx, builder, table))
-                progress("writing the lake", number + 1, len(LAKE_TABLES))
             quarantine = _write_quarantine(ctx, builder, reconciliation)
             if quarantine.rows != reconciliation.total.quarantined:
                 raise IntegrityError(
@@ -175,9 +167,12 @@ class Ingestion:
                     f"counts {reconciliation.total.quarantined}.",
                     hint="nothing was published; report this with the delivery's hash",
                 )
-            progress("checking quality", 0, 1)
-            quality, coverage = _quality(ctx, builder, tables)
-            progress("checking quality", 1, 1)
+            progress("writing the lake", 0, len(LAKE_TABLES))
+            written = write_lake(
+                ctx, builder, lambda done: progress("writing the lake", done, len(LAKE_TABLES))
+            )
+            tables = [written.tables[name] for name in LAKE_TABLES]
+            quality, coverage = written.quality, written.coverage
         except (EngineError, duckdb.Error) as exc:
             raise _engine_failure(exc) from None
         finally:
@@ -356,26 +351,6 @@ def _reconcile(ctx: IngestContext) -> Reconciliation:
     return Reconciliation(tables=tables, total=total)
 
 
-def _write_table(ctx: IngestContext, builder: VersionBuilder, table: str) -> TableInfo:
-    spec = omop_table(table)
-    query = ctx.outputs.get(table)
-    if query is None:
-        query = f"SELECT {spec.select_list({})} WHERE false"
-    reader = ctx.engine.batches(query)
-    expected = spec.schema
-    got = [(f.name, f.type) for f in reader.schema]
-    if got != [(f.name, f.type) for f in expected]:
-        raise IntegrityError(f"{table}: the mapping does not produce the OMOP schema ({got}).")
-    files = builder.write_table(table, reader)
-    return TableInfo(
-        name=table,
-        description=spec.description,
-        rows=sum(f.rows for f in files),
-        columns=tuple(c.info() for c in spec.columns),
-        files=files,
-    )
-
-
 def _write_quarantine(
     ctx: IngestContext, builder: VersionBuilder, reconciliation: Reconciliation
 ) -> QuarantineInfo:
@@ -389,13 +364,14 @@ def _write_quarantine(
         if not reconciliation.tables[name].quarantined:
             continue  # nothing to look for: the counts are already known
         field = "nullif(split_part(r.problem, '|', 2), '')"
+        value = table.quarantine_value or quarantine_value_sql(table.fields, field, "r")
         parts.append(
             f"""
             SELECT {literal(name)} AS source_table, f.name AS source_file,
                    CAST(r.line_no AS BIGINT) AS line_no,
                    split_part(r.problem, '|', 1) AS reason,
                    {field} AS field,
-                   CAST({quarantine_value_sql(table.fields, field, "r")} AS VARCHAR) AS value
+                   CAST({value} AS VARCHAR) AS value
             FROM {table.relation} AS r JOIN delivery_files AS f ON f.file_id = r.file_id
             WHERE r.status = 'quarantined'"""
         )
@@ -429,31 +405,6 @@ def _write_quarantine(
             key=builder.quarantine_key_name, key_version=builder.quarantine_key_version
         ),
     )
-
-
-def _quality(
-    ctx: IngestContext, builder: VersionBuilder, tables: list[TableInfo]
-) -> tuple[tuple[Any, ...], Coverage]:
-    checker = DuckDBEngine(ctx.settings, memory_limit=ctx.settings.duckdb_memory_limit)
-    try:
-        for table in tables:
-            checker.register(table.name, builder.staged_dataset(table.files))
-        quality = run_checks(checker, ctx.today.year)
-        span = checker.sql(
-            "SELECT min(visit_start_date) AS start, max(visit_end_date) AS stop "
-            "FROM visit_occurrence"
-        ).to_pylist()[0]
-    finally:
-        checker.close()
-    coverage = Coverage(
-        start=_iso(span["start"]),
-        end=_iso(span["stop"]),
-    )
-    return quality, coverage
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if isinstance(value, dt.date) else None
 
 
 def _software() -> dict[str, str]:

@@ -9,55 +9,91 @@ record of an opted-out person is opted out; else it is loaded.
 from __future__ import annotations
 
 from havre.ingest.context import IngestContext
-from havre.ingest.fields import Field, Kind, literal, quote
+from havre.ingest.fields import Field, Kind, date_column, literal, quarantine_value_sql, quote
+from havre.ingest.ids import LINE_BITS
 from havre.ingest.model import DUPLICATE, LOADED, OPTED_OUT, QUARANTINED, ResolvedTable, StageJoin
 from havre.ingest.reasons import Reason
 
 
 def position(alias: str = "") -> str:
-    """SQL: a record's place in the delivery (file, then line), as one BIGINT."""
+    """SQL: a record's place in the delivery (file, then line), as one BIGINT below 2^44."""
     prefix = f"{alias}." if alias else ""
-    return f"(CAST({prefix}file_id AS BIGINT) * 1000000000000 + {prefix}line_no)"
+    return f"(CAST({prefix}file_id AS BIGINT) * {1 << LINE_BITS} + {prefix}line_no)"
 
 
-def flag_duplicates(ctx: IngestContext, relation: str, key: list[str] | None = None) -> str:
+def flag_duplicates(
+    ctx: IngestContext,
+    relation: str,
+    key: list[str] | None = None,
+    partition: list[str] | None = None,
+) -> str:
     """Create ``flags_<relation>`` (``file_id``, ``line_no``, ``flag``): the records that are
     exact duplicates of an earlier valid record, and those whose ``key`` an earlier, different
-    valid record holds. Sparse: only flagged records have a row."""
+    valid record holds. Sparse: only flagged records have a row. ``partition``: columns
+    telling apart the source tables a relation holds (records of two tables never clash).
+
+    One aggregate over the table finds the groups that hold several valid records (by key, or
+    by line hash without one: identical lines share both); only their records are looked at
+    further, and when there are none (the usual case) nothing else is read.
+    """
     flags = f"flags_{relation}"
+    shared = f"shared_{relation}"
+    parts = [quote(p) for p in partition or []]
+    group = [*parts, *([quote(k) for k in key] if key else ["h1"])]
+    listed = ", ".join(group)
+    # grouped by a 64-bit hash of the key, cheaper than the text itself; a collision only
+    # makes a few more candidates, which are then grouped by the key's values
+    ctx.execute(
+        f"CREATE TEMP TABLE {shared} AS SELECT hash({listed}) AS kh FROM {relation} "
+        f"WHERE problem IS NULL GROUP BY kh HAVING count(*) > 1"
+    )
+    empty = "SELECT CAST(NULL AS INTEGER) AS file_id, CAST(NULL AS BIGINT) AS line_no, "
+    empty += "CAST(NULL AS VARCHAR) AS flag WHERE false"
+    if not ctx.engine.scalar(f"SELECT count(*) FROM {shared}"):
+        ctx.execute(f"CREATE TEMP TABLE {flags} AS {empty}")
+        ctx.execute(f"DROP TABLE {shared}")
+        return flags
+    candidates = f"candidates_{relation}"
+    on = f"hash({', '.join(f'c.{g}' for g in group)}) = m.kh"
+    same = ", ".join([*parts, "h1", "h2"])
+    same_on = " AND ".join(f"c.{g} = f.{g}" for g in [*parts, "h1", "h2"])
+    ctx.execute(
+        f"CREATE TEMP TABLE {candidates} AS SELECT c.*, {position('c')} AS pos "
+        f"FROM {relation} AS c JOIN {shared} AS m ON {on} WHERE c.problem IS NULL"
+    )
     ctx.execute(
         f"""
         CREATE TEMP TABLE {flags} AS
         WITH firsts AS (
-            SELECT h1, h2, min({position()}) AS first_pos
-            FROM {relation} WHERE problem IS NULL
-            GROUP BY h1, h2 HAVING count(*) > 1
+            SELECT {same}, min(pos) AS first_pos
+            FROM {candidates} GROUP BY {same} HAVING count(*) > 1
         )
         SELECT c.file_id, c.line_no, '{DUPLICATE}' AS flag
-        FROM {relation} AS c JOIN firsts AS f ON c.h1 = f.h1 AND c.h2 = f.h2
-        WHERE c.problem IS NULL AND {position("c")} <> f.first_pos
+        FROM {candidates} AS c JOIN firsts AS f ON {same_on}
+        WHERE c.pos <> f.first_pos
         """
     )
     if key:
-        columns = ", ".join(quote(k) for k in key)
-        joined = " AND ".join(f"c.{quote(k)} = m.{quote(k)}" for k in key)
+        joined = " AND ".join(f"c.{g} = m.{g}" for g in group)
         ctx.execute(
             f"""
             INSERT INTO {flags}
             WITH kept AS (
-                SELECT c.* FROM {relation} AS c
-                ANTI JOIN {flags} AS d ON c.file_id = d.file_id AND c.line_no = d.line_no
-                WHERE c.problem IS NULL
+                SELECT c.* FROM {candidates} AS c
+                LEFT JOIN {flags} AS d ON c.file_id = d.file_id AND c.line_no = d.line_no
+                WHERE d.flag IS NULL
             ),
             multi AS (
-                SELECT {columns}, min({position()}) AS first_pos
-                FROM kept GROUP BY {columns} HAVING count(*) > 1
+                SELECT {listed}, min(pos) AS first_pos
+                FROM kept GROUP BY {listed} HAVING count(*) > 1
             )
             SELECT c.file_id, c.line_no, 'conflict' AS flag
             FROM kept AS c JOIN multi AS m ON {joined}
-            WHERE {position("c")} <> m.first_pos
+            WHERE c.pos <> m.first_pos
             """
         )
+    ctx.execute(f"DROP TABLE {candidates}")
+    ctx.execute(f"DROP TABLE {shared}")
     return flags
 
 
@@ -110,11 +146,18 @@ def reference_problem_sql(
 
 
 def before_birth(
-    fields: tuple[Field, ...], born: str, alias: str = "c"
+    fields: tuple[Field, ...], born: str, alias: str = "c", *, typed: bool = False
 ) -> tuple[tuple[str, Reason, str], ...]:
-    """Checks that no date of a record is before the person's birth (``born``: SQL DATE)."""
+    """Checks that no date of a record is before the person's birth (``born``: SQL DATE).
+    ``typed``: the dates are in their ``date_column`` (a record being staged)."""
     return tuple(
-        (f"TRY_CAST({alias}.{f.column} AS DATE) < {born}", Reason.DATE_OUT_OF_RANGE, f.name)
+        (
+            f"{alias}.{date_column(f)} < {born}"
+            if typed
+            else f"TRY_CAST({alias}.{f.column} AS DATE) < {born}",
+            Reason.DATE_OUT_OF_RANGE,
+            f.name,
+        )
         for f in fields
         if f.kind is Kind.DATE
     )
@@ -127,38 +170,53 @@ def resolved_view(
     *,
     key: list[str] | None = None,
     carried: tuple[str, ...] = (),
+    keep: frozenset[str] | None = None,
+    partition: list[str] | None = None,
 ) -> ResolvedTable:
     """``res_<table>``: a view giving each staged record its final status.
 
     The record's own and reference problems were found while staging; only the exact
-    duplicates and key conflicts (sparse flags) are joined here, so reading a status again
-    costs a scan, not a copy of the table.
+    duplicates and key conflicts (sparse flags) are joined here — and not at all when there
+    are none — so reading a status again costs a scan, not a copy of the table. ``keep``: the
+    fields the table was staged with (``stage_delimited``); ``partition``: see
+    ``flag_duplicates``.
     """
     chk = f"chk_{table}"
-    flags = flag_duplicates(ctx, chk, key)
-    status, problem = status_sql(opted_out="c.opted", key_label=",".join(key or []))
-    columns = ", ".join([*(f"c.{f.column}" for f in fields), *(f"c.{quote(n)}" for n in carried)])
+    flags = flag_duplicates(ctx, chk, key, partition)
+    flagged = bool(ctx.engine.scalar(f"SELECT count(*) FROM {flags}"))
+    flag = "f.flag" if flagged else "CAST(NULL AS VARCHAR)"
+    label = ",".join(key or [])
+    status, problem = status_sql(opted_out="c.opted", key_label=label, flag=flag)
+    kept = tuple(f for f in fields if keep is None or f.name in keep)
+    columns = ", ".join([*(f"c.{f.column}" for f in kept), *(f"c.{quote(n)}" for n in carried)])
+    conflict = quarantine_value_sql(kept, literal(label), "c")
+    join = (
+        f"LEFT JOIN {flags} AS f ON f.file_id = c.file_id AND f.line_no = c.line_no"
+        if flagged
+        else ""
+    )
     ctx.execute(
         f"""
         CREATE TEMP VIEW res_{table} AS
         SELECT c.file_id, c.line_no, {position("c")} AS pos, {columns},
-               {status} AS status, {problem} AS problem
-        FROM {chk} AS c
-        LEFT JOIN {flags} AS f ON f.file_id = c.file_id AND f.line_no = c.line_no
+               {status} AS status, {problem} AS problem,
+               coalesce(c.qvalue, CASE WHEN {flag} = 'conflict' THEN {conflict} END) AS qvalue
+        FROM {chk} AS c {join}
         """
     )
-    return ResolvedTable(table, f"res_{table}", fields)
+    return ResolvedTable(table, f"res_{table}", kept, quarantine_value="r.qvalue")
 
 
 def parent_keys(
     ctx: IngestContext, parent: str, keys: list[str], copied: dict[str, str]
 ) -> tuple[str, str]:
-    """Materialize what children of ``parent`` look up: ``keys_<parent>`` (the kept records:
-    ``k0``.., ``pstatus`` and ``copied`` columns) and ``qkeys_<parent>`` (quarantined keys)."""
+    """What children of ``parent`` look up: ``keys_<parent>`` (the kept records: ``k0``..,
+    ``pstatus`` and ``copied`` columns; a view, read once by each child's staging join) and
+    ``qkeys_<parent>`` (quarantined keys, few)."""
     named = ", ".join(f"{expr} AS k{i}" for i, expr in enumerate(keys))
     extra = "".join(f", {expr} AS {name}" for name, expr in copied.items())
     ctx.execute(
-        f"CREATE TEMP TABLE keys_{parent} AS SELECT {named}, status AS pstatus{extra} "
+        f"CREATE TEMP VIEW keys_{parent} AS SELECT {named}, status AS pstatus{extra} "
         f"FROM res_{parent} WHERE status IN ('{LOADED}', '{OPTED_OUT}')"
     )
     listed = ", ".join(f"k{i}" for i in range(len(keys)))
@@ -185,4 +243,5 @@ def parent_join(
         reference=reference_problem_sql(parent_status, unknown=unknown, field=reported_field),
         opted_out=f"p.pstatus = '{OPTED_OUT}'",
         columns={name: f"p.{name}" for name in copied},
+        named=(reported_field,),
     )

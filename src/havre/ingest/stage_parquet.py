@@ -11,8 +11,17 @@ import pyarrow.parquet as pq
 
 from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext
-from havre.ingest.fields import Field, literal, problem_sql, quote, value_sql
-from havre.ingest.model import SourceFile, StageJoin, staged_select
+from havre.ingest.fields import (
+    Field,
+    Kind,
+    date_column,
+    dates_sql,
+    literal,
+    problem_sql,
+    quote,
+    value_sql,
+)
+from havre.ingest.model import ExtraColumns, SourceFile, StageJoin, staged_select, stored_select
 
 
 def stage_parquet(
@@ -21,12 +30,14 @@ def stage_parquet(
     files: list[SourceFile],
     fields: tuple[Field, ...],
     *,
-    extra_columns: dict[str, str] | None = None,
+    extra_columns: ExtraColumns | None = None,
     join: StageJoin | None = None,
+    keep: frozenset[str] | None = None,
 ) -> str:
+    """Stage and check every file of a table: ``chk_<table>`` as ``stage_delimited`` makes it."""
     relation = f"chk_{table}"
-    extra = extra_columns or {}
     for number, source in enumerate(files):
+        extra = extra_columns(source) if extra_columns else {}
         try:
             schema = pq.read_schema(source.path)
         except Exception:  # pyarrow raises several types for a file that is not Parquet
@@ -54,16 +65,24 @@ def stage_parquet(
                    {", ".join(values + constants)}
             FROM read_parquet({literal(str(source.path))}, file_row_number = true)
         """
-        names = ["h1", "h2", *[f.column for f in fields], *(quote(n) for n in extra)]
+        dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
+        names = ["h1", "h2", *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
+        problem = problem_sql(fields, ctx.today_iso, expected_fields=len(fields), typed=True)
+        dated = ", ".join(["*", *dates_sql(fields)])
         checked = (
-            f"SELECT file_id, line_no, {', '.join(names)}, "
-            f"{problem_sql(fields, ctx.today_iso, expected_fields=len(fields))} AS problem "
-            f"FROM ({staged})"
+            f"SELECT file_id, line_no, {', '.join(names)}, {problem} AS problem "
+            f"FROM (SELECT {dated} FROM ({staged}))"
         )
-        select = staged_select(checked, names, join)
+        select = stored_select(
+            staged_select(checked, names, join, fields),
+            fields,
+            keep=keep,
+            extra=[f"t.{quote(name)}" for name in extra],
+            join=join,
+        )
         verb = "CREATE TEMP TABLE {} AS" if number == 0 else "INSERT INTO {}"
         ctx.execute(f"{verb.format(relation)} {select}")
         read = pq.ParquetFile(source.path).metadata.num_rows
-        ctx.add_read(table, read, source.file_id)
+        ctx.add_read(source.table, read, source.file_id)
         ctx.progress(f"reading {table}", source.bytes, source.bytes)
     return relation

@@ -10,6 +10,8 @@ list comprehensions, macros, ``SELECT * EXCLUDE``), so the Spark engine runs it 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -102,6 +104,20 @@ class DuckDBEngine:
             self.connection.execute(statement)
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}") from exc
+
+    @contextlib.contextmanager
+    def joins_as_written(self) -> Iterator[None]:
+        """Within the block, a hash join builds its table on its right side, as written.
+
+        The engine cannot tell how many rows a stream holds (it guesses one), so on its own it
+        builds the hash table on a streamed file — millions of rows — rather than on the small
+        table the file is joined to. Statements joining a stream to a lookup run in here.
+        """
+        self.execute("SET disabled_optimizers = 'build_side_probe_side'")
+        try:
+            yield
+        finally:
+            self.execute("RESET disabled_optimizers")
 
     def scalar(self, query: str) -> Any:
         rows = self.connection.sql(query).fetchall()

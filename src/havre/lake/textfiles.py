@@ -10,12 +10,14 @@ record, not a failed read. ``*.gz`` files are decompressed on the fly.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, cast
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from havre.core.errors import DataValidationError
@@ -47,10 +49,10 @@ ProgressCallback = Callable[[int], None]
 _COLUMN_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
 
-def open_binary(path: Path) -> IO[bytes]:
+def open_binary(path: Path) -> io.BufferedIOBase:
     if path.name.endswith(".gz"):
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+        return gzip.open(path, "rb")
+    return cast(io.BufferedIOBase, path.open("rb"))
 
 
 def sniff_text(path: Path) -> bytes:
@@ -85,35 +87,47 @@ class LineReader:
         self.progress = progress
         self.lines = 0
         self.bytes_read = 0
+        # set when reading failed: an engine reading the stream reports the failure as its own
+        self.error: DataValidationError | None = None
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        carry = b""
+        carry = np.empty(0, dtype=np.uint8)
         try:
             with open_binary(self.path) as handle:
-                while chunk := handle.read(self.chunk_bytes):
-                    self.bytes_read += len(chunk)
+                while True:
+                    # a fresh buffer per chunk: the batches made from it are handed on, not
+                    # copied; the unfinished last line is carried to the front of the next one
+                    buffer = np.empty(len(carry) + self.chunk_bytes, dtype=np.uint8)
+                    buffer[: len(carry)] = carry
+                    got = handle.readinto(buffer.data[len(carry) :])
+                    if not got:
+                        break
+                    self.bytes_read += got
                     if self.progress is not None:
-                        self.progress(len(chunk))
-                    data = carry + chunk if carry else chunk
-                    last = data.rfind(b"\n")
-                    if last < 0:
+                        self.progress(got)
+                    data = buffer[: len(carry) + got]
+                    ends = np.flatnonzero(data == 10) + 1
+                    if not len(ends):
                         carry = data
                         continue
-                    carry = data[last + 1 :]
-                    yield self._batch(data, last + 1)
+                    carry = data[ends[-1] :].copy()
+                    yield self._batch(data, ends)
         except (OSError, EOFError) as exc:
-            raise DataValidationError(f"{self.path.name}: read failed ({exc}).") from None
-        if carry:
+            self.error = DataValidationError(f"{self.path.name}: read failed ({exc}).")
+            raise self.error from None
+        if len(carry):
             # the last line has no line end: give it one so every value is trimmed alike
-            data = carry + self.line_end
-            yield self._batch(data, len(data))
+            data = np.concatenate([carry, np.frombuffer(self.line_end, dtype=np.uint8)])
+            yield self._batch(data, np.array([len(data)]))
 
     def reader(self) -> pa.RecordBatchReader:
+        """The lines as a stream: the engine's threads take its batches in turn, so the file
+        is read while earlier batches are checked, in the memory of a few chunks."""
         return pa.RecordBatchReader.from_batches(LINE_SCHEMA, self.batches())
 
     def blocks(self, max_bytes: int = BLOCK_BYTES) -> Iterator[pa.Table]:
-        """The lines as in-memory tables of about ``max_bytes``: an engine scans a table with
-        all its threads, where a stream is read by one."""
+        """The lines as in-memory tables of about ``max_bytes``, for statements that want
+        their input's size known up front (a stream's is not: see ``reader``)."""
         pending: list[pa.RecordBatch] = []
         size = 0
         for batch in self.batches():
@@ -125,19 +139,20 @@ class LineReader:
         if pending or self.lines == 0:
             yield pa.Table.from_batches(pending, LINE_SCHEMA)
 
-    def _batch(self, data: bytes, end: int) -> pa.RecordBatch:
-        view = np.frombuffer(data, dtype=np.uint8, count=end)
-        ends = np.flatnonzero(view == 10) + 1
+    def _batch(self, data: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> pa.RecordBatch:
+        """One batch of the lines ending (exclusive) at ``ends`` in ``data``."""
+        end = int(ends[-1])
         offsets = np.empty(len(ends) + 1, dtype=np.int32 if end < 2**31 else np.int64)
         offsets[0] = 0
         offsets[1:] = ends
+        content = pa.py_buffer(data[:end])
         if offsets.dtype == np.int32:
             raw = pa.Array.from_buffers(
-                pa.binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+                pa.binary(), len(ends), [None, pa.py_buffer(offsets), content]
             )
         else:  # a chunk past 2 GiB (one huge line): large offsets, then the common type
             raw = pa.Array.from_buffers(
-                pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+                pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), content]
             ).cast(pa.binary())
         first = self.lines + 1
         self.lines += len(ends)

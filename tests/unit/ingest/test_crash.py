@@ -32,8 +32,8 @@ from havre.pseudo import Pseudonymizer
 mode, ready, delivery = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 if mode == "writing":
     original = staging.VersionBuilder.write_table
-    def write_table(self, name, data):
-        files = original(self, name, data)
+    def write_table(self, name, data, **options):
+        files = original(self, name, data, **options)
         ready.write_text("writing")
         time.sleep(60)  # killed here, half of the tables written
         return files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from pathlib import Path
 
@@ -88,6 +89,27 @@ def test_pseudonyms_follow_the_scheme(sqlite_hub: Hub, tmp_path: Path) -> None:
     assert (tags["month_of_birth"], tags["location_id"]) == ("birth_month", "commune")
     assert version.column_tags("visit_occurrence")["visit_start_date"] == "exact_date"
     assert version.column_tags("death")["death_commune"] == "death_commune"
+
+
+def test_claim_lines_and_stays_become_visits_of_their_kind(sqlite_hub: Hub, tmp_path: Path) -> None:
+    s = services(sqlite_hub)
+    tables = snds_tables(dirty=False, optout=False)
+    s.ingestion.ingest(OPERATOR, write_snds(tmp_path / "snds", tables), "snds")
+    version = s.lake.open("snds")
+    visits = version.read("visit_occurrence").to_pylist()
+    kinds = collections.Counter(v["visit_concept_id"] for v in visits)
+    # each person: a consultation, a dispensing (drugs), a lab act, a hospital stay
+    n = len(PEOPLE)
+    assert kinds == {9202: n, 581458: n, 32036: n, 9201: n}
+    kind_of = {v["visit_occurrence_id"]: v["visit_concept_id"] for v in visits}
+    drugs = version.read("drug_exposure").to_pylist()
+    assert drugs and {kind_of[d["visit_occurrence_id"]] for d in drugs} == {581458}
+    acts = version.read("measurement").to_pylist()
+    assert acts and {kind_of[m["visit_occurrence_id"]] for m in acts} == {32036}
+    diagnoses = [
+        c for c in version.read("condition_occurrence").to_pylist() if c["visit_occurrence_id"]
+    ]
+    assert diagnoses and {kind_of[c["visit_occurrence_id"]] for c in diagnoses} == {9201}
 
 
 def test_the_same_delivery_twice_makes_one_version(hub: Hub, tmp_path: Path) -> None:

@@ -27,19 +27,18 @@ def _date(expr: str) -> str:
     return f"TRY_CAST({expr} AS DATE)"
 
 
-def build_outputs(ctx: IngestContext, mco_years: list[str]) -> None:
+def build_outputs(ctx: IngestContext, pmsi: bool) -> None:
+    """``pmsi``: the delivery has hospital stays (``res_T_MCO_B``, ``_C``, ``_D``: every year)."""
     ids = ctx.ids
-    _care_sites(ctx, mco_years)
-    stays = " UNION ALL ".join(
-        f"""SELECT cc.pos, cc.person_id, cc.ETA_NUM, cc.EXE_SOI_DTD, cc.EXE_SOI_DTF,
+    _care_sites(ctx, pmsi)
+    if pmsi:
+        stays = f"""SELECT cc.pos, cc.person_id, cc.ETA_NUM, cc.EXE_SOI_DTD, cc.EXE_SOI_DTF,
                    b.GRG_GHM, b.ENT_MOD, b.SOR_MOD
-            FROM res_T_MCO{y}C AS cc
-            LEFT JOIN (SELECT * FROM {_loaded(f"T_MCO{y}B")}) AS b
-              ON b.ETA_NUM = cc.ETA_NUM AND b.RSA_NUM = cc.RSA_NUM
+            FROM res_T_MCO_C AS cc
+            LEFT JOIN (SELECT * FROM {_loaded("T_MCO_B")}) AS b
+              ON b.mco_year = cc.mco_year AND b.ETA_NUM = cc.ETA_NUM AND b.RSA_NUM = cc.RSA_NUM
             WHERE cc.status = '{LOADED}'"""
-        for y in mco_years
-    )
-    if not stays:
+    else:
         stays = (
             "SELECT CAST(NULL AS BIGINT) AS pos, CAST(NULL AS BIGINT) AS person_id, "
             "CAST(NULL AS VARCHAR) AS ETA_NUM, CAST(NULL AS VARCHAR) AS EXE_SOI_DTD, "
@@ -118,12 +117,21 @@ def build_outputs(ctx: IngestContext, mco_years: list[str]) -> None:
         WHERE p.status = '{LOADED}' AND {start} <= {stop}"""
 
     visit = omop_table("visit_occurrence")
+    # what a claim line dispensed (a lab act wins over drugs): its drugs and lab acts carry its
+    # position, so one table of positions is joined, not the lines' text keys twice
+    ctx.execute(
+        f"""
+        CREATE TEMP TABLE claim_kinds AS
+        SELECT claim_pos, min(kind) AS kind FROM (
+            SELECT claim_pos, 1 AS kind FROM {_loaded("ER_BIO_F")}
+            UNION ALL SELECT claim_pos, 2 AS kind FROM {_loaded("ER_PHA_F")}
+        ) GROUP BY claim_pos
+        """
+    )
     kind = (
         f"CASE WHEN coalesce(v.PSE_SPE_COD, '0') <> '0' THEN {c.VISIT_OUTPATIENT} "
-        f"WHEN v.CLE_DCI_JNT IN (SELECT CLE_DCI_JNT FROM {_loaded('ER_BIO_F')}) "
-        f"THEN {c.VISIT_LABORATORY} "
-        f"WHEN v.CLE_DCI_JNT IN (SELECT CLE_DCI_JNT FROM {_loaded('ER_PHA_F')}) "
-        f"THEN {c.VISIT_PHARMACY} ELSE {c.VISIT_OUTPATIENT} END"
+        f"WHEN ck.kind = 1 THEN {c.VISIT_LABORATORY} WHEN ck.kind = 2 THEN {c.VISIT_PHARMACY} "
+        f"ELSE {c.VISIT_OUTPATIENT} END"
     )
     ctx.outputs["visit_occurrence"] = f"""
         SELECT {
@@ -143,6 +151,7 @@ def build_outputs(ctx: IngestContext, mco_years: list[str]) -> None:
     }
         FROM res_ER_PRS_F AS v
         LEFT JOIN care_sites AS cs ON cs.code = v.ETB_EXE_FIN
+        LEFT JOIN claim_kinds AS ck ON ck.claim_pos = v.pos
         WHERE v.status = '{LOADED}'
         UNION ALL
         SELECT {
@@ -186,10 +195,10 @@ def build_outputs(ctx: IngestContext, mco_years: list[str]) -> None:
         FROM {source} AS x WHERE x.status = '{LOADED}' AND x.{code} IS NOT NULL"""
 
     parts = []
-    for y in mco_years:
-        parts.append(diagnosis(f"res_T_MCO{y}B", "DGN_PAL", "DP", 0))
-        parts.append(diagnosis(f"res_T_MCO{y}B", "DGN_REL", "DR", 1))
-        parts.append(diagnosis(f"res_T_MCO{y}D", "ASS_DGN", "DA", 0))
+    if pmsi:
+        parts.append(diagnosis("res_T_MCO_B", "DGN_PAL", "DP", 0))
+        parts.append(diagnosis("res_T_MCO_B", "DGN_REL", "DR", 1))
+        parts.append(diagnosis("res_T_MCO_D", "ASS_DGN", "DA", 0))
     parts.append(f"""
         SELECT {
         condition.select_list(
@@ -314,14 +323,10 @@ def build_outputs(ctx: IngestContext, mco_years: list[str]) -> None:
     ctx.step("mapped to OMOP CDM v5.4 (person, visits, conditions, drugs, lab acts, deaths)")
 
 
-def _care_sites(ctx: IngestContext, mco_years: list[str]) -> None:
-    hospitals = " UNION ".join(
-        f"SELECT ETA_NUM AS code, 'hospital' AS kind FROM {_loaded(f'T_MCO{y}C')}"
-        for y in mco_years
-    )
+def _care_sites(ctx: IngestContext, pmsi: bool) -> None:
     sources = [f"SELECT ETB_EXE_FIN AS code, 'establishment' AS kind FROM {_loaded('ER_PRS_F')}"]
-    if hospitals:
-        sources.insert(0, hospitals)
+    if pmsi:
+        sources.insert(0, f"SELECT ETA_NUM AS code, 'hospital' AS kind FROM {_loaded('T_MCO_C')}")
     ctx.execute(
         f"""
         CREATE TEMP TABLE care_sites AS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -11,17 +12,19 @@ from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
 from havre.ingest.delimited import DelimitedFormat, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
-from havre.ingest.model import Delivery, StageJoin
+from havre.ingest.model import Delivery, SourceFile, StageJoin
 from havre.ingest.readers import register_reader
 from havre.ingest.reasons import Reason
 from havre.ingest.resolve import parent_join, parent_keys, resolved_view
 from havre.ingest.snds.mapping import build_outputs
 from havre.ingest.snds.resolve import person_join, resolve_persons
-from havre.ingest.snds.tables import FIXED, MCO, is_known, mco_years, table_fields
+from havre.ingest.snds.tables import FIXED, KEEP, MCO, is_known, mco_years, table_fields
 from havre.ingest.stage_parquet import stage_parquet
 from havre.pseudo.scheme import SchemeId
 
 FORMAT = DelimitedFormat(delimiter=";")
+# PMSI tables (one file per year each), staged and resolved as one relation per kind
+PMSI = ("T_MCO_B", "T_MCO_C", "T_MCO_D")
 MANIFEST = "delivery.json"
 
 
@@ -84,27 +87,53 @@ class SndsReader:
         years = mco_years(set(by_table))
 
         def stage(table: str, join: StageJoin | None = None) -> None:
-            files = by_table[table]
-            match = MCO.fullmatch(table)
-            extra = {"mco_year": f"'{match.group(1)}'"} if match else None
-            fields = table_fields(table)
-            if parquet:
-                stage_parquet(ctx, table, files, fields, extra_columns=extra, join=join)
+            if table in PMSI:  # every year's file of a PMSI table, staged as one relation
+                files = [f for y in years for f in by_table[f"T_MCO{y}{table[-1]}"]]
+                fields, extra = table_fields(f"T_MCO{years[0]}{table[-1]}"), _mco_year
             else:
-                stage_delimited(ctx, table, files, fields, FORMAT, extra_columns=extra, join=join)
+                files, fields, extra = by_table[table], table_fields(table), None
+            keep = KEEP.get(table)
+            if parquet:
+                stage_parquet(ctx, table, files, fields, extra_columns=extra, join=join, keep=keep)
+            else:
+                stage_delimited(
+                    ctx, table, files, fields, FORMAT, extra_columns=extra, join=join, keep=keep
+                )
+
+        def resolve(table: str, key: list[str] | None, carried: tuple[str, ...]) -> None:
+            if table not in PMSI:
+                fields = table_fields(table)
+                keep = KEEP.get(table)
+                ctx.add_table(
+                    resolved_view(ctx, table, fields, key=key, carried=carried, keep=keep)
+                )
+                return
+            fields = table_fields(f"T_MCO{years[0]}{table[-1]}")
+            merged = resolved_view(
+                ctx, table, fields, key=key, carried=(*carried, "mco_year"), partition=["mco_year"]
+            )
+            for year in years:  # each year's table keeps its own counts and quarantine
+                name = f"T_MCO{year}{table[-1]}"
+                ctx.execute(
+                    f"CREATE TEMP VIEW res_{name} AS "
+                    f"SELECT * FROM {merged.relation} WHERE mco_year = '{year}'"
+                )
+                ctx.add_table(dataclasses.replace(merged, name=name, relation=f"res_{name}"))
 
         # persons first: every other record is joined to them as it is read
         stage("IR_BEN_R")
         ctx.add_table(resolve_persons(ctx))
         person = ("person_id",)
+        stays = [("T_MCO_C", ["ETA_NUM", "RSA_NUM"])] if years else []
         for table, key in (
             ("ER_PRS_F", ["CLE_DCI_JNT"]),
             ("IR_IMB_R", None),
             ("KI_CCI_R", ["BEN_NIR", "BEN_RNG_GEM"]),
-            *((f"T_MCO{y}C", ["ETA_NUM", "RSA_NUM"]) for y in years),
+            *stays,
         ):
-            stage(table, person_join(table_fields(table)))
-            ctx.add_table(resolved_view(ctx, table, table_fields(table), key=key, carried=person))
+            fields = table_fields(f"T_MCO{years[0]}C" if table in PMSI else table)
+            stage(table, person_join(fields))
+            resolve(table, key, person)
             ctx.step(f"{table}: checked, linked to persons, de-duplicated")
         # then what belongs to a claim line or a stay
         claim = ("person_id", "claim_start", "claim_pos")
@@ -117,15 +146,14 @@ class SndsReader:
         cle = ["TRY_CAST(s.CLE_DCI_JNT AS BIGINT)"]
         for child in ("ER_PHA_F", "ER_BIO_F"):
             stage(child, parent_join("ER_PRS_F", cle, Reason.UNKNOWN_CLAIM, "CLE_DCI_JNT", claim))
-            ctx.add_table(resolved_view(ctx, child, table_fields(child), carried=claim))
+            resolve(child, None, claim)
             ctx.step(f"{child}: checked, linked to its claim line, de-duplicated")
-        stay = ("person_id", "stay_start", "stay_end", "stay_pos")
-        for year in years:
-            parent = f"T_MCO{year}C"
+        if years:
+            stay = ("person_id", "stay_start", "stay_end", "stay_pos")
             parent_keys(
                 ctx,
-                parent,
-                ["ETA_NUM", "RSA_NUM"],
+                "T_MCO_C",
+                ["mco_year", "ETA_NUM", "RSA_NUM"],
                 {
                     "person_id": "person_id",
                     "stay_start": "EXE_SOI_DTD",
@@ -133,18 +161,23 @@ class SndsReader:
                     "stay_pos": "pos",
                 },
             )
-            join = parent_join(
-                parent, ["s.ETA_NUM", "s.RSA_NUM"], Reason.UNKNOWN_STAY, "RSA_NUM", stay
-            )
-            for child, key in ((f"T_MCO{year}B", ["ETA_NUM", "RSA_NUM"]), (f"T_MCO{year}D", None)):
+            mine = ["s.mco_year", "s.ETA_NUM", "s.RSA_NUM"]
+            join = parent_join("T_MCO_C", mine, Reason.UNKNOWN_STAY, "RSA_NUM", stay)
+            for child, key in (("T_MCO_B", ["ETA_NUM", "RSA_NUM"]), ("T_MCO_D", None)):
                 stage(child, join)
-                ctx.add_table(
-                    resolved_view(
-                        ctx, child, table_fields(child), key=key, carried=(*stay, "mco_year")
-                    )
-                )
-            ctx.step(f"PMSI 20{year}: stays, diagnoses checked and linked to their stay")
-        build_outputs(ctx, years)
+                resolve(child, key, stay)
+            ctx.step(
+                f"PMSI 20{years[0]}-20{years[-1]}: stays, diagnoses checked and linked to "
+                "their stay (every year's files read as one table)"
+            )
+        build_outputs(ctx, bool(years))
+
+
+def _mco_year(source: SourceFile) -> dict[str, str]:
+    match = MCO.fullmatch(source.table)
+    if match is None:  # only PMSI files are staged with their year
+        raise ValueError(source.table)
+    return {"mco_year": f"'{match.group(1)}'"}
 
 
 def _root(path: Path) -> Path:

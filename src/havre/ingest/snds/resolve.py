@@ -4,7 +4,7 @@ computed once; then the small table every other record is joined to while it is 
 from __future__ import annotations
 
 from havre.ingest.context import IngestContext
-from havre.ingest.fields import Field
+from havre.ingest.fields import Field, Kind
 from havre.ingest.model import LOADED, OPTED_OUT, QUARANTINED, ResolvedTable, StageJoin
 from havre.ingest.persons import check_person_ids, objectors, person_id_from, pseudonym_sql
 from havre.ingest.reasons import Reason
@@ -97,7 +97,7 @@ def person_join(fields: tuple[Field, ...]) -> StageJoin:
         "pk.status",
         unknown=Reason.UNKNOWN_PERSON,
         field="BEN_NIR",
-        then=before_birth(fields, "pk.born", alias="s"),
+        then=before_birth(fields, "pk.born", alias="s", typed=True),
     )
     return StageJoin(
         clause=(
@@ -107,4 +107,5 @@ def person_join(fields: tuple[Field, ...]) -> StageJoin:
         reference=reference,
         opted_out=f"pk.status = '{OPTED_OUT}'",
         columns={"person_id": "pk.person_id"},
+        named=("BEN_NIR", *(f.name for f in fields if f.kind is Kind.DATE)),
     )

@@ -159,6 +159,15 @@ FIXED = {
     "IR_IMB_R": _imb(),
     "KI_CCI_R": _cci(),
 }
+# What the mapping (snds/mapping.py) reads of the large tables: their other fields are
+# checked and dropped while staging. Smaller tables keep every field.
+KEEP = {
+    "ER_PRS_F": frozenset(
+        {"CLE_DCI_JNT", "EXE_SOI_DTD", "EXE_SOI_DTF", "PRS_NAT_REF", "PSE_SPE_COD", "ETB_EXE_FIN"}
+    ),
+    "ER_PHA_F": frozenset({"PHA_PRS_C13", "PHA_ATC_C07", "PHA_ACT_QSN"}),
+    "ER_BIO_F": frozenset({"BIO_PRS_IDE"}),
+}
 MCO = re.compile(r"T_MCO(\d\d)([BCD])")
 _MCO_FIELDS = {"B": _mco_b(), "C": _mco_c(), "D": _mco_d()}
 

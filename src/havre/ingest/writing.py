@@ -1,0 +1,190 @@
+"""Writing an ingest's lake tables: each mapped once into the engine, written to encrypted
+Parquet by a writer thread while the engine maps the next, and checked for quality there.
+
+A table's rows are materialized once (``lake_core_<table>``, without the columns the mapping
+leaves empty or constant) behind a view with the exact OMOP schema (``lake_<table>``). A
+writer thread streams the view to Parquet (pyarrow releases the GIL: encoding and encryption
+overlap the engine's work) while the quality checks read the same rows in the engine, not the
+encrypted files again. Large tables are dropped as soon as they are written and checked, so
+the engine holds at most a few of them at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from havre.cdm.omop import LAKE_TABLES, omop_table
+from havre.cdm.quality import check_table
+from havre.core.errors import IntegrityError
+from havre.ingest.context import IngestContext
+from havre.lake.manifest import Coverage, FileInfo, QualityResult, TableInfo
+from havre.lake.staging import VersionBuilder
+
+WRITERS = 2
+WRITE_BATCH_ROWS = 1 << 19  # rows per Parquet row group
+# small tables first: they are the lookups of the others' checks, and kept to the end
+ORDER = (
+    "person",
+    "observation_period",
+    "death",
+    "location",
+    "care_site",
+    "visit_occurrence",
+    "condition_occurrence",
+    "drug_exposure",
+    "procedure_occurrence",
+    "measurement",
+    "observation",
+)
+KEPT = {"person", "observation_period", "death"}
+VISIT_IDS = "lake_visit_ids"
+
+
+@dataclasses.dataclass
+class LakeWrite:
+    tables: dict[str, TableInfo]
+    quality: tuple[QualityResult, ...]
+    coverage: Coverage
+
+
+def write_lake(
+    ctx: IngestContext, builder: VersionBuilder, on_table: Callable[[int], None]
+) -> LakeWrite:
+    """Map, write and check every lake table (``ctx.outputs``; an empty table if absent)."""
+    writing: list[tuple[str, Future[tuple[FileInfo, ...]]]] = []
+    files: dict[str, tuple[FileInfo, ...]] = {}
+    quality: dict[str, list[QualityResult]] = {}
+    coverage = Coverage()
+    dropped: set[str] = set()
+
+    def settle(wait: bool) -> None:
+        """Collect finished writes; drop the large tables that are written and checked."""
+        for table, future in list(writing):
+            if wait or future.done():
+                files[table] = future.result()
+                writing.remove((table, future))
+                if table not in KEPT and table in quality:
+                    _drop(ctx, table)
+                    dropped.add(table)
+
+    with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="havre-writer") as pool:
+        try:
+            for number, table in enumerate(ORDER):
+                _materialize(ctx, table)
+                writing.append((table, pool.submit(_write, ctx, builder, table)))
+                if table == "visit_occurrence":
+                    ctx.execute(
+                        f"CREATE TABLE {VISIT_IDS} AS "
+                        "SELECT visit_occurrence_id FROM lake_visit_occurrence"
+                    )
+                    coverage = _coverage(ctx)
+                if table == "care_site":  # the small tables, once their lookups are all there
+                    for small in ORDER[: number + 1]:
+                        quality[small] = _check(ctx, small)
+                elif number > ORDER.index("care_site"):
+                    quality[table] = _check(ctx, table)
+                settle(wait=False)
+                on_table(number + 1)
+            settle(wait=True)
+        except BaseException:
+            for _, future in writing:
+                future.cancel()
+            raise
+    for table in ORDER:
+        if table not in dropped:
+            _drop(ctx, table)
+    ctx.execute(f"DROP TABLE IF EXISTS {VISIT_IDS}")
+    tables = {table: _table_info(table, files[table]) for table in ORDER}
+    return LakeWrite(
+        tables=tables,
+        quality=tuple(r for table in LAKE_TABLES for r in quality[table]),
+        coverage=coverage,
+    )
+
+
+# a literal select_list may give a column: NULL, an integer (a concept id), a short text
+_LITERAL = r"NULL|-?[0-9]+|'[A-Za-z0-9_ ]*'"
+
+
+def constant_columns(table: str, query: str) -> dict[str, str]:
+    """Columns every branch of a mapping query sets to one same literal, as ``select_list``
+    writes it (``CAST(<literal> AS <type>) AS <column>``): column -> SQL. They are projected,
+    not stored. Conservative: any other mention of a column's name keeps it stored."""
+    out = {}
+    for column in omop_table(table).columns:
+        named = len(re.findall(rf"\bAS {column.name}\b", query))
+        cast = rf"CAST\(({_LITERAL}) AS {column.sql_type}\) AS {column.name}\b"
+        literals = re.findall(cast, query)
+        if named and len(literals) == named and len(set(literals)) == 1:
+            out[column.name] = f"CAST({literals[0]} AS {column.sql_type})"
+    return out
+
+
+def _materialize(ctx: IngestContext, table: str) -> None:
+    spec = omop_table(table)
+    query = ctx.outputs.get(table) or f"SELECT {spec.select_list({})} WHERE false"
+    constant = constant_columns(table, query)
+    stored = [c.name for c in spec.columns if c.name not in constant] or [spec.columns[0].name]
+    ctx.execute(f"CREATE TABLE lake_core_{table} AS SELECT {', '.join(stored)} FROM ({query}) AS q")
+    listed = ", ".join(
+        f"t.{c.name}" if c.name in stored else f"{constant[c.name]} AS {c.name}"
+        for c in spec.columns
+    )
+    ctx.execute(f"CREATE VIEW lake_{table} AS SELECT {listed} FROM lake_core_{table} AS t")
+
+
+def _write(ctx: IngestContext, builder: VersionBuilder, table: str) -> tuple[FileInfo, ...]:
+    """In a writer thread: the table's rows, from the engine to encrypted Parquet."""
+    spec = omop_table(table)
+    cursor = ctx.engine.connection.cursor()  # a connection of its own, same database
+    try:
+        reader = cursor.sql(f"SELECT * FROM lake_{table}").to_arrow_reader(WRITE_BATCH_ROWS)
+        got = [(f.name, f.type) for f in reader.schema]
+        if got != [(f.name, f.type) for f in spec.schema]:
+            raise IntegrityError(f"{table}: the mapping does not produce the OMOP schema ({got}).")
+        # record ids rarely repeat within a row group: a dictionary would only cost time
+        ids = {spec.columns[0].name, "person_id", "visit_occurrence_id"}
+        plain = tuple(c.name for c in spec.columns if c.name in ids and c.name.endswith("_id"))
+        return builder.write_table(table, reader, plain=plain)
+    finally:
+        cursor.close()
+
+
+def _check(ctx: IngestContext, table: str) -> list[QualityResult]:
+    def lookup(name: str) -> str:
+        return VISIT_IDS if name == "visit_occurrence" else f"lake_{name}"
+
+    return check_table(ctx.engine, table, ctx.today.year, f"lake_{table}", lookup)
+
+
+def _coverage(ctx: IngestContext) -> Coverage:
+    span = ctx.engine.sql(
+        "SELECT min(visit_start_date) AS start, max(visit_end_date) AS stop "
+        "FROM lake_visit_occurrence"
+    ).to_pylist()[0]
+    return Coverage(start=_iso(span["start"]), end=_iso(span["stop"]))
+
+
+def _drop(ctx: IngestContext, table: str) -> None:
+    ctx.execute(f"DROP VIEW IF EXISTS lake_{table}")
+    ctx.execute(f"DROP TABLE IF EXISTS lake_core_{table}")
+
+
+def _table_info(table: str, files: tuple[FileInfo, ...]) -> TableInfo:
+    spec = omop_table(table)
+    return TableInfo(
+        name=table,
+        description=spec.description,
+        rows=sum(f.rows for f in files),
+        columns=tuple(c.info() for c in spec.columns),
+        files=files,
+    )
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if isinstance(value, dt.date) else None
