@@ -39,6 +39,7 @@ from havre.workspace.actions import WorkspaceAction
 from havre.workspace.aggregate import DIALECT, MAX_DEPTH, PERSON, _genuine
 from havre.workspace.base import workspace_target
 from havre.workspace.querying import QueryingMixin, _ends_access
+from havre.workspace.reference import REFERENCE_TABLES
 from havre.workspace.screen import QueryRefused
 
 ACTION = WorkspaceAction.EVALUATE
@@ -119,7 +120,7 @@ class OutputsMixin(QueryingMixin):
             details.update(permit_version=permit.version, access_level=permit.access_level.value)
             row = self._usable(project_id, permit, registry.current(session, project_id))
         details["workspace_version"] = row.version
-        self.screener.screen(sql, {t.name for t in permit.tables})
+        self.screener.screen(sql, {t.name for t in permit.tables} | set(REFERENCE_TABLES))
         entry, _ = self.cache.get(
             (project_id, row.version, permit.version), lambda: self._load(project_id, row)
         )

@@ -22,7 +22,7 @@ from havre.core.hashing import sha256_text
 from havre.disclosure.policy import DEFAULT_DOCUMENT
 from havre.governance.projects import AccessLevel, Permit, workspace_key_name
 from havre.keys.parquet import ParquetCrypto
-from havre.workspace import registry
+from havre.workspace import reference, registry
 from havre.workspace.actions import WorkspaceAction
 from havre.workspace.aggregate import PERSONS_COLUMN, plan_aggregate
 from havre.workspace.base import WorkspaceBase, workspace_target
@@ -92,7 +92,7 @@ class QueryingMixin(WorkspaceBase):
             details.update(permit_version=permit.version, access_level=permit.access_level.value)
             row = self._usable(project_id, permit, registry.current(session, project_id))
         details["workspace_version"] = row.version
-        tables = {t.name for t in permit.tables}
+        tables = {t.name for t in permit.tables} | set(reference.REFERENCE_TABLES)
         self.screener.screen(sql, tables)
         cap = self.settings.query_max_rows
         if max_rows is not None:
@@ -173,7 +173,7 @@ class QueryingMixin(WorkspaceBase):
                         ),
                     )
                 )
-            return SandboxDatabase(readers, limits)
+            return SandboxDatabase([*readers, *reference.readers()], limits)
         finally:
             crypto.clear_cache()
 
