@@ -171,7 +171,7 @@ class Ingestion:
             written = write_lake(
                 ctx, builder, lambda done: progress("writing the lake", done, len(LAKE_TABLES))
             )
-            tables = [written.tables[name] for name in LAKE_TABLES]
+            tables = [*(written.tables[name] for name in LAKE_TABLES), written.link]
             quality, coverage = written.quality, written.coverage
         except (EngineError, duckdb.Error) as exc:
             raise _engine_failure(exc) from None
@@ -232,7 +232,10 @@ class Ingestion:
         """Key material as one-row Arrow tables: never in SQL text, which errors may echo."""
         ctx.register("hub_pads", self.pseudo.pads(scheme))
         register = self.optouts.active_subjects(reader.optout_scheme_id)
-        versions = sorted(set(register.column("key_version").to_pylist()))
+        # the active version too, even if no objection uses it yet: the link to the register
+        # written with the version must hold each person's key under it (objections to come)
+        active = self.pseudo.scheme(reader.optout_scheme_id).key_version
+        versions = sorted({active, *register.column("key_version").to_pylist()})
         pads = [self.pseudo.pads(self.pseudo.scheme(reader.optout_scheme_id, v)) for v in versions]
         table = pa.table(
             {

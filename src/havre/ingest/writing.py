@@ -7,6 +7,9 @@ writer thread streams the view to Parquet (pyarrow releases the GIL: encoding an
 overlap the engine's work) while the quality checks read the same rows in the engine, not the
 encrypted files again. Large tables are dropped as soon as they are written and checked, so
 the engine holds at most a few of them at once.
+
+Beside the OMOP tables, the version's link to the opt-out register (``optout_link``, see
+``havre.lake.optout_link``) is written from the rows the person resolvers gathered.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from havre.cdm.omop import LAKE_TABLES, omop_table
 from havre.cdm.quality import check_table
 from havre.core.errors import IntegrityError
 from havre.ingest.context import IngestContext
-from havre.lake.manifest import Coverage, FileInfo, QualityResult, TableInfo
+from havre.ingest.persons import LINK_ROWS
+from havre.lake.manifest import ColumnInfo, Coverage, FileInfo, QualityResult, TableInfo
+from havre.lake.optout_link import OPTOUT_LINK, OPTOUT_LINK_SCHEMA
 from havre.lake.staging import VersionBuilder
 
 WRITERS = 2
@@ -48,6 +53,7 @@ VISIT_IDS = "lake_visit_ids"
 @dataclasses.dataclass
 class LakeWrite:
     tables: dict[str, TableInfo]
+    link: TableInfo  # the link to the opt-out register
     quality: tuple[QualityResult, ...]
     coverage: Coverage
 
@@ -102,6 +108,7 @@ def write_lake(
     tables = {table: _table_info(table, files[table]) for table in ORDER}
     return LakeWrite(
         tables=tables,
+        link=_write_link(ctx, builder),
         quality=tuple(r for table in LAKE_TABLES for r in quality[table]),
         coverage=coverage,
     )
@@ -153,6 +160,29 @@ def _write(ctx: IngestContext, builder: VersionBuilder, table: str) -> tuple[Fil
         return builder.write_table(table, reader, plain=plain)
     finally:
         cursor.close()
+
+
+def _write_link(ctx: IngestContext, builder: VersionBuilder) -> TableInfo:
+    """The link to the opt-out register (empty if the delivery held no person)."""
+    ctx.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {LINK_ROWS} "
+        "(person_id BIGINT, scheme VARCHAR, key_version INTEGER, subject_key VARCHAR)"
+    )
+    columns = ", ".join(f.name for f in OPTOUT_LINK_SCHEMA)
+    reader = ctx.engine.batches(
+        f"SELECT DISTINCT {columns} FROM {LINK_ROWS}", batch_rows=WRITE_BATCH_ROWS
+    )
+    if reader.schema != OPTOUT_LINK_SCHEMA:
+        raise IntegrityError(f"{OPTOUT_LINK}: unexpected schema {reader.schema}.")
+    files = builder.write_table(OPTOUT_LINK, reader, plain=("person_id", "subject_key"))
+    ctx.execute(f"DROP TABLE {LINK_ROWS}")
+    return TableInfo(
+        name=OPTOUT_LINK,
+        description="internal: each person's keys in the opt-out register (no identifier)",
+        rows=sum(f.rows for f in files),
+        columns=tuple(ColumnInfo(name=f.name, type=str(f.type)) for f in OPTOUT_LINK_SCHEMA),
+        files=files,
+    )
 
 
 def _check(ctx: IngestContext, table: str) -> list[QualityResult]:

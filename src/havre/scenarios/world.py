@@ -33,15 +33,8 @@ from havre.lake.manifest import (
     Reconciliation,
     TableInfo,
 )
+from havre.lake.optout_link import OPTOUT_LINK, OPTOUT_LINK_SCHEMA
 
-LINK_SCHEMA = pa.schema(
-    [
-        ("person_id", pa.int64()),
-        ("scheme", pa.string()),
-        ("key_version", pa.int32()),
-        ("subject_key", pa.string()),
-    ]
-)
 DEPARTEMENTS = ("14", "50", "61", "76", "27", "2A", "971")
 CODES = ("E119", "E110", "I10", "I214", "J189", "C509", "F03", "N184", "E785", "K359")
 DRUGS = ("A10BA02", "C09AA05", "C10AA05", "N02BE01", "B01AC06")
@@ -176,10 +169,10 @@ def publish_version(
             columns = tuple(c.info() for c in spec.columns)
             infos.append(TableInfo(name=name, rows=table.num_rows, columns=columns, files=files))
         if link is not None:
-            files = builder.write_table("optout_link", link.cast(LINK_SCHEMA).to_reader())
-            columns = tuple(ColumnInfo(name=f.name, type=str(f.type)) for f in LINK_SCHEMA)
+            files = builder.write_table(OPTOUT_LINK, link.cast(OPTOUT_LINK_SCHEMA).to_reader())
+            columns = tuple(ColumnInfo(name=f.name, type=str(f.type)) for f in OPTOUT_LINK_SCHEMA)
             infos.append(
-                TableInfo(name="optout_link", rows=link.num_rows, columns=columns, files=files)
+                TableInfo(name=OPTOUT_LINK, rows=link.num_rows, columns=columns, files=files)
             )
         counts = Counts(read=1, loaded=1)
         manifest = Manifest(

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from havre.core.errors import StateError
 from havre.governance.projects import DatePolicy, IdentifierKind, Permit
+from havre.lake.optout_link import OPTOUT_LINK
 
 # The date each event table is filtered on (docs/projects.md, "period").
 EVENT_DATE: dict[str, str] = {
@@ -56,7 +57,7 @@ PERSON_TABLES = frozenset({"person", "death", "observation_period", *EVENT_DATE}
 REFERENCE_TABLES = frozenset({"location", "care_site"})
 KNOWN_TABLES = PERSON_TABLES | REFERENCE_TABLES
 # What the extraction reads but never copies (see docs/workspace.md, opt-outs).
-INTERNAL_TABLES = frozenset({"optout_link"})
+INTERNAL_TABLES = frozenset({OPTOUT_LINK})
 
 
 class Treatment(StrEnum):

@@ -6,7 +6,13 @@ from havre.ingest.context import IngestContext
 from havre.ingest.fhir.resources import Resource
 from havre.ingest.fields import literal, problem_sql, value_sql
 from havre.ingest.model import LOADED, OPTED_OUT, QUARANTINED, ResolvedTable
-from havre.ingest.persons import check_person_ids, objectors, person_id_from, pseudonym_sql
+from havre.ingest.persons import (
+    check_person_ids,
+    link_persons,
+    objectors,
+    person_id_from,
+    pseudonym_sql,
+)
 from havre.ingest.reasons import Reason
 from havre.ingest.resolve import (
     before_birth,
@@ -15,7 +21,7 @@ from havre.ingest.resolve import (
     reference_problem_sql,
     status_sql,
 )
-from havre.pseudo.scheme import nir_message_sql
+from havre.pseudo.scheme import SchemeId, nir_message_sql
 
 SEX = "CASE r.gender WHEN 'male' THEN '1' WHEN 'female' THEN '2' END"
 
@@ -91,6 +97,9 @@ def resolve_patients(ctx: IngestContext, resource: Resource) -> ResolvedTable:
         """
     )
     check_person_ids(ctx, "res_Patient")
+    link_persons(
+        ctx, found, "res_Patient", "substr(r.ins, 1, 13)", "r.person_id", SchemeId.OPTOUT_NIR
+    )
     ctx.execute(
         f"""
         CREATE TEMP TABLE patient_keys AS

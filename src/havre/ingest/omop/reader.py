@@ -32,7 +32,13 @@ from havre.ingest.omop.tables import (
     omop_table_names,
     primary_key,
 )
-from havre.ingest.persons import check_person_ids, objectors, person_id_from, pseudonym_sql
+from havre.ingest.persons import (
+    check_person_ids,
+    link_persons,
+    objectors,
+    person_id_from,
+    pseudonym_sql,
+)
 from havre.ingest.readers import register_reader
 from havre.ingest.reasons import Reason
 from havre.ingest.resolve import (
@@ -148,6 +154,14 @@ def _persons(ctx: IngestContext, source: str) -> None:
         """
     )
     check_person_ids(ctx, "res_person", "new_person_id")
+    link_persons(
+        ctx,
+        found,
+        "res_person",
+        omop_message_sql(source, "CAST(TRY_CAST(r.person_id AS BIGINT) AS VARCHAR)"),
+        "r.new_person_id",
+        SchemeId.OPTOUT_OMOP,
+    )
     ctx.execute(
         f"""
         CREATE TEMP TABLE person_keys AS

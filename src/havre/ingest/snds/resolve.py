@@ -6,7 +6,13 @@ from __future__ import annotations
 from havre.ingest.context import IngestContext
 from havre.ingest.fields import Field, Kind
 from havre.ingest.model import LOADED, OPTED_OUT, QUARANTINED, ResolvedTable, StageJoin
-from havre.ingest.persons import check_person_ids, objectors, person_id_from, pseudonym_sql
+from havre.ingest.persons import (
+    check_person_ids,
+    link_persons,
+    objectors,
+    person_id_from,
+    pseudonym_sql,
+)
 from havre.ingest.reasons import Reason
 from havre.ingest.resolve import (
     before_birth,
@@ -17,7 +23,7 @@ from havre.ingest.resolve import (
 )
 from havre.ingest.snds.tables import table_fields
 from havre.pseudo.nir import NIR_PATTERN
-from havre.pseudo.scheme import nir_message_sql
+from havre.pseudo.scheme import SchemeId, nir_message_sql
 
 NIR13 = "substr(c.BEN_NIR, 1, 13)"
 RANK = "TRY_CAST(c.BEN_RNG_GEM AS INTEGER)"
@@ -73,6 +79,9 @@ def resolve_persons(ctx: IngestContext) -> ResolvedTable:
         """
     )
     check_person_ids(ctx, "res_IR_BEN_R")
+    link_persons(
+        ctx, found, "res_IR_BEN_R", "substr(r.BEN_NIR, 1, 13)", "r.person_id", SchemeId.OPTOUT_NIR
+    )
     ctx.execute(
         f"""
         CREATE TEMP TABLE person_keys AS
