@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from havre.cli.output import JsonFlag, console, emit, note, print_mapping
+from havre.cli.output import JsonFlag, console, emit, note
 from havre.demo.story import DemoOptions, run
+from havre.demo.summary import summarize
 
 
 def register(app: typer.Typer) -> None:
@@ -31,11 +32,70 @@ def demo(
         DemoOptions(home=home, persons=persons, seed=seed, keep=keep),
         progress=lambda message: note(f"[bold cyan]»[/bold cyan] {message}"),
     )
-    data = {"home": str(result.home.resolve()), "steps": result.steps}
+    data = summarize(result)
+    emit(data, as_json, lambda: _human(data))
 
-    def human() -> None:
-        for step in result.steps:
-            print_mapping(step.get("status", step), title=str(step["step"]))
-        console.print(f"Demo hub in {data['home']}")
 
-    emit(data, as_json, human)
+def _human(data: dict[str, Any]) -> None:
+    def line(text: str) -> None:
+        console.print(text, markup=False)
+
+    population = data["population"]
+    line("")
+    line(f"Havre demo: hub {data['hub_id']}, {data['seconds']:.0f} s")
+    line(
+        f"  1. {population['persons']:,} synthetic persons, {population['rows']:,} rows, "
+        f"{population['dirty_records']} dirty records planted"
+    )
+    ingest = data["ingest"]
+    for source in ("snds", "fhir"):
+        counts = ingest.get(source, {})
+        line(
+            f"  2. {source}: {counts.get('read', 0):,} read = {counts.get('loaded', 0):,} loaded "
+            f"+ {counts.get('quarantined', 0):,} quarantined + {counts.get('opted_out', 0):,} "
+            f"opted out + {counts.get('duplicates', 0):,} duplicates"
+        )
+    line(f"     {ingest['optouts']} objection(s) in the opt-out register")
+    line(f"  3. {data['people']} people with TOTP sign-in; two projects with a permit in force:")
+    for project in data["projects"]:
+        review, permit = project["review_journalist_risk"], project["permit_journalist_risk"]
+        line(
+            f"     {project['id']} ({project['access_level']}) {project['title']} — journalist "
+            f"risk at review {_risk(review)}, in the permit {_risk(permit)}"
+        )
+    linkage = data["linkage"]
+    line(
+        f"  4. person ids in both workspaces: {linkage['ids_in_both']}, of which the same "
+        f"person: {linkage['same_person']} (chance level {linkage['expected_by_chance']})"
+    )
+    for query in data["queries"]:
+        if query["refused"]:
+            line(
+                f"  5. {query['key']}: REFUSED ({query['error']}), "
+                f"audit entry #{query['audited_seq']}"
+            )
+        else:
+            line(f"  5. {query['key']}: {query['rows']} row(s), {query['withheld_rows']} withheld")
+    for table in data["releases"]:
+        line(
+            f"  6. released {table['name']} after blind reviews by "
+            f"{' and '.join(table['reviewers'])}: "
+            f"{table['primary_suppressed']} cell(s) withheld by a rule, "
+            f"{table['secondary_suppressed']} more to protect them"
+        )
+    audit = data["audit"]
+    verdict = "intact" if audit["ok"] else "DAMAGED"
+    line(
+        f"  7. audit log {verdict}: {audit['entries']:,} entries, checkpoint "
+        f"#{audit['checkpoint']} over {audit['tree_size']:,} (root {audit['root_hash'][:16]}...), "
+        f"{audit['refusals']} refusal(s) recorded"
+    )
+    line(f"  8. report: {data['report']}")
+    if data["credentials"]:
+        line(f"Kept hub: HAVRE_HOME={data['home']}; people and tokens in {data['credentials']}")
+    else:
+        line("The demo hub was removed (run with --keep to keep it and act as its people).")
+
+
+def _risk(value: object) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else "n/a"
