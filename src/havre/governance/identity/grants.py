@@ -4,6 +4,7 @@ that must hold whenever a role is added (prerequisites, scope, combinations)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -179,6 +180,40 @@ class GrantsMixin(IdentityBase):
         )
         append_grant_entry(self.audit, session, actor, IdentityAction.ROLE_GRANT, row, reason)
         return store.grant_view(row)
+
+    def revoke_within(
+        self,
+        session: Session,
+        actor: Actor,
+        project_id: str,
+        *,
+        reason: str,
+        keep: Collection[str] = (),
+        roles: Collection[Role] | None = None,
+    ) -> list[GrantView]:
+        """For another service, inside its own audited transaction: end the active and pending
+        grants on ``project_id`` (of ``roles`` only, when given) of every user not in ``keep``
+        (e.g. the projects service at closure, or when an amendment leaves someone out of the
+        team). Writes a ``role.revoke`` entry per grant ended."""
+        query = (
+            select(RoleGrantRow)
+            .where(
+                RoleGrantRow.project_id == project_id,
+                RoleGrantRow.state.in_((store.ACTIVE, store.PENDING)),
+            )
+            .order_by(RoleGrantRow.requested_at, RoleGrantRow.id)
+            .with_for_update()
+        )
+        if roles is not None:
+            query = query.where(RoleGrantRow.role.in_([parse_role(r).value for r in roles]))
+        ended = []
+        for row in session.execute(query).scalars():
+            if row.user_id in keep:
+                continue
+            _end(row, actor, self.now(), REVOKED, reason)
+            append_grant_entry(self.audit, session, actor, IdentityAction.ROLE_REVOKE, row, reason)
+            ended.append(store.grant_view(row))
+        return ended
 
     # -- four eyes -----------------------------------------------------------------------------
     def approve_grant(self, actor: Actor, grant_id: str) -> GrantView:

@@ -78,9 +78,16 @@ class ClosureMixin(ProjectsBase):
                 now,
                 comment=reason,
             )
+            ended = self.identity.revoke_within(
+                scope.session, actor, project_id, reason=f"project {project_id} closed"
+            )
             outcome = self._shred(scope.session, actor, project_id)
             project.workspace_key = outcome
-            scope.details = {"workspace_key": outcome, "results_due_on": project.results_due_on}
+            scope.details = {
+                "workspace_key": outcome,
+                "results_due_on": project.results_due_on,
+                "roles_ended": len(ended),
+            }
             return outcome
 
     def _shred(self, session: Session, actor: Actor, project_id: str) -> str:

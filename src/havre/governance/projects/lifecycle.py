@@ -142,6 +142,15 @@ class LifecycleMixin(RiskMixin):
                     other.status = ReviewStatus.SUPERSEDED.value
             row.status, row.activated_at, row.activated_by = PermitStatus.ACTIVE.value, now, user_id
             revision.status = ReviewStatus.IN_FORCE.value
+            team = {loaded.project.lead_user_id, *store.document(revision).team_ids()}
+            left = self.identity.revoke_within(
+                scope.session,
+                actor,
+                project_id,
+                keep=team,
+                roles=(Role.RESEARCHER, Role.PROJECT_LEAD),
+                reason=f"not on the team of project {project_id} in permit v{row.version}",
+            )
             loaded.project.status = ProjectStatus.ACTIVE.value
             store.add_step(
                 scope.session,
@@ -156,6 +165,7 @@ class LifecycleMixin(RiskMixin):
                 "version": row.version,
                 "sha256": row.terms_sha256,
                 "superseded": previous.version if previous is not None else None,
+                "team_roles_ended": len(left),
             }
             return store.load_permit(row)
 

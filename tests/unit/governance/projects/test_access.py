@@ -158,3 +158,31 @@ def test_withdrawal_is_final(projects: ProjectService, cast: Cast, flow: Flow) -
     assert projects.show(cast.actor(cast.lead), pid).status is ProjectStatus.WITHDRAWN
     with pytest.raises(StateError, match="withdrawn application is final"):
         projects.give_opinion(cast.actor(cast.reviewer), pid, "favourable", "Late.")
+
+
+def test_team_roles_end_with_the_team_and_with_the_project(
+    projects: ProjectService, cast: Cast, flow: Flow, audit_lines: AuditLines
+) -> None:
+    pid = flow.active()
+    identity = projects.identity
+    assert identity.roles_of(cast.researcher.user_id, pid)
+    lead = cast.actor(cast.lead, pid)
+    projects.amend(lead, pid)
+    doc = projects.show(lead, pid).current.document.model_dump(mode="json")
+    doc["team"] = [{"user": cast.outsider.user_id, "role": "researcher"}]
+    projects.update(lead, pid, doc)
+    flow.to(pid, "permit_issued", start="draft")
+    # the amendment is not in force yet: the researcher keeps the role
+    assert identity.roles_of(cast.researcher.user_id, pid)
+    projects.activate(cast.actor(cast.steward2), pid)
+    assert not identity.roles_of(cast.researcher.user_id, pid)
+    assert identity.project_team(pid) == {cast.lead.user_id, cast.outsider.user_id}
+    ended = audit_lines("role.revoke")
+    assert [e["details"]["user_id"] for e in ended] == [cast.researcher.user_id]
+    assert audit_lines("permit.activate")[-1]["details"]["team_roles_ended"] == 1
+
+    projects.close(cast.actor(cast.admin), pid, "Funding ended.")
+    assert identity.project_team(pid) == frozenset()
+    assert audit_lines("project.close")[-1]["details"]["roles_ended"] == 2
+    # the lead still answers for the results
+    projects.record_results(lead, pid, summary="No effect found.")
