@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from havre.core.errors import UsageError
+from havre.core.config import Settings
+from havre.core.errors import ConfigError, UsageError
 
 DEFAULT_RULES: tuple[str, ...] = (
     "threshold",
@@ -187,6 +188,19 @@ def hub_policy_document(threshold: int = 10, path: Path | None = None) -> Policy
         return load_policy_document(path)
     base = DEFAULT_DOCUMENT.parameters.model_copy(update={"threshold": threshold})
     return DEFAULT_DOCUMENT.model_copy(update={"parameters": PolicyParams(**base.model_dump())})
+
+
+def settings_policy_document(settings: Settings) -> PolicyDocument:
+    """The hub's policy as its settings name it (``disclosure_policy_file``,
+    ``disclosure_threshold``): what the airlock and the workspaces' aggregate-only checks
+    apply. A policy file that is named but missing is an error, never a silent fallback."""
+    path = settings.disclosure_policy_file
+    if path is not None and not path.is_file():
+        raise ConfigError(
+            f"The disclosure policy file {path} does not exist.",
+            hint="fix HAVRE_DISCLOSURE_POLICY_FILE (see docs/disclosure.md for the format)",
+        )
+    return hub_policy_document(settings.disclosure_threshold, path)
 
 
 def load_policy_document(path: Path) -> PolicyDocument:

@@ -19,7 +19,7 @@ from havre.audit import audited
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
 from havre.core.hashing import sha256_text
-from havre.disclosure.policy import DEFAULT_DOCUMENT
+from havre.disclosure.policy import settings_policy_document
 from havre.governance.projects import AccessLevel, Permit, workspace_key_name
 from havre.keys.parquet import ParquetCrypto
 from havre.workspace import reference, registry
@@ -182,7 +182,11 @@ class QueryingMixin(WorkspaceBase):
         return QueryJournal(folder, self.keys, workspace_key_name(project_id))
 
     def _threshold(self, permit: Permit) -> int:
-        policy = DEFAULT_DOCUMENT.resolve([permit.dataset], permit.project_id)
+        """The hub policy's threshold for the permit's dataset and project (the airlock's),
+        never below the hub's base threshold."""
+        policy = settings_policy_document(self.settings).resolve(
+            [permit.dataset], permit.project_id
+        )
         return max(self.settings.disclosure_threshold, policy.params.threshold)
 
     def loaded(self) -> list[tuple[str, int, int]]:

@@ -3,12 +3,17 @@ workspaces, and access ending while a workspace is loaded."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
-from havre.core.errors import PermissionDenied, UsageError
+from havre.core.clock import FixedClock
+from havre.core.config import Settings
+from havre.core.errors import ConfigError, PermissionDenied, UsageError
 from havre.workspace.screen import QueryRefused
 
-from .conftest import WHY, HubWorld, audit_lines
+from .conftest import WHY, HubWorld, audit_lines, new_world
 
 TABLES = {
     "person": ["person_id", "gender_concept_id", "year_of_birth"],
@@ -99,3 +104,28 @@ def test_suspension_stops_queries_and_unloads(sqlite_world: HubWorld) -> None:
     hub.projects.reinstate(steward, project, "Inquiry closed.")
     again = hub.workspaces.query(researcher, project, "SELECT count(*) FROM person")
     assert again.rows() == [[200]] and again.cold_load_seconds is not None
+
+
+def test_aggregate_only_applies_the_hub_policy_file(
+    make_settings: Callable[..., Settings], clock: FixedClock, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[parameters]\nthreshold = 10\n\n[datasets."snds"]\nthreshold = 60\n')
+    hub, world = new_world(make_settings(disclosure_policy_file=policy), clock)
+    try:
+        project = world.active_project(tables=TABLES, access_level="aggregate-only")
+        researcher = world.actor(world.researcher, project, WHY)
+        hub.workspaces.build(researcher, project)
+        by_year = hub.workspaces.query(
+            researcher, project, "SELECT year_of_birth, count(*) AS n FROM person GROUP BY 1"
+        )
+        assert by_year.threshold == 60  # the policy's, for this dataset, not the base 10
+        assert all(n >= 60 for _, n in by_year.rows())
+        policy.unlink()  # a named policy file that is gone is an error, not a fallback
+        with pytest.raises(ConfigError, match="policy file"):
+            hub.workspaces.query(
+                researcher, project, "SELECT gender_concept_id, count(*) FROM person GROUP BY 1"
+            )
+    finally:
+        hub.workspaces.close()
+        hub.close()

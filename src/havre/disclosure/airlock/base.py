@@ -14,7 +14,7 @@ from havre.audit import AuditLog, Target, audited
 from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock
 from havre.core.config import Settings
-from havre.core.errors import ConfigError, NotFoundError, PermissionDenied
+from havre.core.errors import NotFoundError, PermissionDenied
 from havre.db import Database
 from havre.disclosure.airlock.source import OutputSource
 from havre.disclosure.airlock.states import ReleaseState, allowed_steps
@@ -26,7 +26,7 @@ from havre.disclosure.models import (
     ReleaseRequestRow,
     ReleaseReviewRow,
 )
-from havre.disclosure.policy import Policy, PolicyDocument, hub_policy_document
+from havre.disclosure.policy import Policy, PolicyDocument, settings_policy_document
 from havre.governance.identity import IdentityService, Role
 from havre.governance.projects import Permit, Permits, PermitStatus
 from havre.keys import KeyStore
@@ -70,14 +70,7 @@ class AirlockBase:
     @functools.cached_property
     def policy_document(self) -> PolicyDocument:
         """The hub's policy (read once: a service is opened per command or per web process)."""
-        path = self.settings.disclosure_policy_file
-        if path is not None and not path.is_file():
-            # a mistyped path must not fall back to the built-in policy without a word
-            raise ConfigError(
-                f"The disclosure policy file {path} does not exist.",
-                hint="fix HAVRE_DISCLOSURE_POLICY_FILE (see docs/disclosure.md for the format)",
-            )
-        return hub_policy_document(self.settings.disclosure_threshold, path)
+        return settings_policy_document(self.settings)
 
     def policy(self, dataset: str | None, project_id: str) -> Policy:
         return self.policy_document.resolve([dataset] if dataset else [], project_id)
