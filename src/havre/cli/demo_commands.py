@@ -38,7 +38,7 @@ def demo(
 
 def _human(data: dict[str, Any]) -> None:
     def line(text: str) -> None:
-        console.print(text, markup=False)
+        console.print(text, markup=False, soft_wrap=True)
 
     population = data["population"]
     line("")

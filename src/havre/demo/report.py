@@ -60,7 +60,7 @@ def render(document: Mapping[str, Any]) -> str:
     parts = [
         "<!doctype html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',  # our constant
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Havre demo — {_e(document.get('hub_id', ''))}</title>",
         f"<style>{CSS}</style></head><body>",
@@ -429,7 +429,9 @@ def _table(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> str:
 
 
 def _kv(mapping: Mapping[str, object]) -> str:
-    return _table(["", ""], [[k, v] for k, v in mapping.items()])
+    """A two-column table of names and values, without a header."""
+    body = "".join(f"<tr><th>{_e(k)}</th>{_cell(v)}</tr>" for k, v in mapping.items())
+    return f"<table><tbody>{body}</tbody></table>" if body else _p("(none)", "muted")
 
 
 def _grid(rows: Mapping[str, Mapping[str, object]], first: str) -> str:
