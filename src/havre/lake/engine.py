@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -21,6 +21,9 @@ import pyarrow.dataset as ds
 
 from havre.core.config import Settings
 from havre.core.errors import EngineError
+
+if TYPE_CHECKING:
+    from havre.keys.base import KeyStore
 
 BATCH_ROWS = 122_880
 
@@ -128,13 +131,18 @@ class DuckDBEngine:
         self._keep.clear()
 
 
-def open_engine(settings: Settings, **kwargs: Any) -> Engine:
-    """The engine the settings name (``HAVRE_ENGINE``)."""
-    if settings.engine == "spark":
-        from havre.lake.spark import SparkEngine  # type: ignore[import-not-found]
+def open_engine(settings: Settings, *, keys: KeyStore | None = None, **kwargs: Any) -> Engine:
+    """The engine the settings name (``HAVRE_ENGINE``).
 
-        engine: Engine = SparkEngine(settings, **kwargs)
-        return engine
+    ``keys``: the key store of the encrypted lake files the engine will read. DuckDB reads them
+    through the decrypting ``pyarrow.dataset`` objects it is given; Spark reads the files
+    itself and takes the data keys they need from the store.
+    """
+    if settings.engine == "spark":
+        from havre.lake.spark import SparkEngine
+
+        spark: Engine = SparkEngine(settings, keys=keys)
+        return spark
     return DuckDBEngine(settings, **kwargs)
 
 

@@ -1,0 +1,397 @@
+"""The Spark engine: the pipelines' DuckDB SQL, transpiled (``havre.lake.sqlrules``), on Spark.
+
+One SparkSession per process (it takes seconds to start); each engine works in a child session
+of its own (``newSession``: its own temporary views and SQL settings, the same JVM and cache).
+Data crosses as Arrow both ways. Lake files are read by Spark itself, decrypting in the JVM:
+parquet-java's ``PropertiesDrivenCryptoFactory`` with a KMS client of ours (``jvm/
+KeyListKms.java``, compiled on first use) given the data keys of the versions this engine
+reads, and nothing else. Other Arrow data (tables, streams, in-memory datasets) is handed to
+Spark as Arrow; a plaintext copy never touches the disk.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from havre.core.config import Settings
+from havre.core.errors import EngineError
+from havre.keys.parquet import key_identifier, parse_identifier
+from havre.lake.engine import BATCH_ROWS
+from havre.lake.sqlrules import StatementKind, to_spark, translate
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from havre.keys.base import KeyStore
+
+log = logging.getLogger(__name__)
+
+KMS_SOURCE = Path(__file__).parent / "jvm" / "KeyListKms.java"
+KMS_CLASS = "havre.spark.KeyListKms"
+CRYPTO_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
+KEY_LIST = "parquet.encryption.key.list"
+ENCRYPTED_MAGIC = b"PARE"  # a Parquet file with an encrypted footer starts with it
+MASTER_KEY = re.compile(rb'"masterKeyID"\s*:\s*"([^"]+)"')
+# the key list is a secret: keep it out of the UI, logs and event files
+DRIVER_MEMORY = "4g"  # the driver collects results as Arrow; a cluster sizes it in its own conf
+REDACTION = r"(?i)secret|password|token|access[.]?key|parquet[.]encryption[.]key[.]list"
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+
+
+def local_cores(master: str) -> int | None:
+    """Cores of a ``local[n]`` master (``local[*]``: this machine's); None for a cluster."""
+    match = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\s*\d+)?\])?", master.strip())
+    if match is None:
+        return None
+    given = match.group(1)
+    if given is None:
+        return 1
+    return os.cpu_count() or 1 if given == "*" else int(given)
+
+
+def shuffle_partitions(master: str) -> int:
+    # a few tasks per core keeps the cores busy; AQE coalesces small shuffles on clusters
+    cores = local_cores(master)
+    return 200 if cores is None else max(2, 2 * cores)
+
+
+def kms_jar(settings: Settings) -> Path:
+    """The KMS client's jar, compiled from its source once per source version."""
+    source = KMS_SOURCE.read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    folder = settings.home / "tmp" / "spark" / "jvm"
+    jar = folder / f"havre-kms-{digest}.jar"
+    if jar.exists():
+        return jar
+    javac = shutil.which("javac")
+    if javac is None:
+        raise EngineError(
+            "The Spark engine needs javac (a JDK 17) to build its Parquet key client.",
+            hint="install a JDK (Debian: openjdk-17-jdk-headless)",
+        )
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    classpath = os.pathsep.join(
+        str(p) for p in sorted(jars.glob("*.jar")) if p.name.startswith(("parquet-", "hadoop-"))
+    )
+    work = folder / f"build-{digest}-{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "classes").mkdir(parents=True, mode=0o700)
+    result = subprocess.run(
+        [javac, "--release", "17", "-cp", classpath, "-d", str(work / "classes"), str(KMS_SOURCE)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise EngineError(f"Building the Spark Parquet key client failed: {result.stderr[-2000:]}")
+    partial = work / jar.name
+    with zipfile.ZipFile(partial, "w") as archive:
+        for item in sorted((work / "classes").rglob("*.class")):
+            archive.write(item, item.relative_to(work / "classes").as_posix())
+    os.replace(partial, jar)  # atomic: a concurrent builder finds a whole jar or none
+    shutil.rmtree(work, ignore_errors=True)
+    return jar
+
+
+def spark_session(settings: Settings) -> SparkSession:
+    """The process's SparkSession, started on first use with the settings' master."""
+    global _session
+    with _lock:
+        if _session is not None and _session.sparkContext._jsc is not None:
+            return _session
+        # PySpark logs each failed query with its plan; the engine raises a short EngineError
+        logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if local_cores(settings.spark_master) is not None:
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # listen on loopback only
+        from pyspark.sql import SparkSession
+
+        temp = settings.home / "tmp" / "spark"
+        temp.mkdir(parents=True, exist_ok=True, mode=0o700)
+        jar = kms_jar(settings)
+        master = settings.spark_master
+        java_options = f"-Djava.io.tmpdir={temp} -Dlog4j2.level=ERROR"
+        builder = (
+            SparkSession.builder.master(master)
+            .appName("havre")
+            .config("spark.local.dir", str(temp))
+            .config("spark.driver.extraJavaOptions", java_options)
+            .config("spark.executor.extraJavaOptions", java_options)
+            .config("spark.jars", str(jar))
+            .config("spark.driver.extraClassPath", str(jar))
+            .config("spark.ui.enabled", "false")
+            .config("spark.log.level", "ERROR")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.redaction.regex", REDACTION)
+            .config("spark.sql.warehouse.dir", str(temp / "warehouse"))
+            .config("spark.driver.memory", DRIVER_MEMORY)
+        )
+        for key, value in session_settings(master).items():
+            if key.startswith("spark."):  # the parquet.* ones are set on each child session
+                builder = builder.config(key, value)
+        try:
+            _session = builder.getOrCreate()
+        except Exception as exc:
+            raise EngineError(
+                f"Spark did not start ({type(exc).__name__}: {exc}).",
+                hint="check Java 17 and the spark_master setting",
+            ) from None
+        _session.sparkContext.setLogLevel("ERROR")
+        return _session
+
+
+def session_settings(master: str) -> dict[str, str]:
+    """SQL settings of every child session (a child starts from the defaults)."""
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.timestampType": "TIMESTAMP_NTZ",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions(master)),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "false",
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+        "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+        "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+        "parquet.crypto.factory.class": CRYPTO_FACTORY,
+        "parquet.encryption.kms.client.class": KMS_CLASS,
+    }
+
+
+def stop_session() -> None:
+    """Stop the process's session (tests and benchmarks that switch masters)."""
+    global _session
+    with _lock:
+        if _session is not None:
+            _session.stop()
+            _session = None
+
+
+def encrypted_key_of(path: Path) -> str | None:
+    """The master key identifier a Parquet file's footer is wrapped under (None: plaintext).
+
+    The footer's key metadata is stored in the clear (it names the key, it is not the key);
+    reading it lets the engine hand Spark exactly the keys a file needs."""
+    with path.open("rb") as handle:
+        if handle.read(4) != ENCRYPTED_MAGIC:
+            return None
+        handle.seek(-8, os.SEEK_END)
+        tail = handle.read(8)
+        length = int.from_bytes(tail[:4], "little")
+        handle.seek(-8 - length, os.SEEK_END)
+        footer = handle.read(min(length, 64 * 1024))
+    found = MASTER_KEY.search(footer)
+    if found is None:
+        raise EngineError(f"{path}: encrypted Parquet whose footer names no master key.")
+    return found.group(1).decode("utf-8")
+
+
+def _plain_arrow(table: pa.Table) -> pa.Table:
+    """Types Spark takes from Arrow: dictionaries decoded, large strings made plain."""
+    fields = []
+    for field in table.schema:
+        kind = field.type
+        if pa.types.is_dictionary(kind):
+            kind = kind.value_type
+        if pa.types.is_large_string(kind):
+            kind = pa.string()
+        if pa.types.is_large_binary(kind):
+            kind = pa.binary()
+        fields.append(pa.field(field.name, kind, field.nullable))
+    schema = pa.schema(fields)
+    return table if schema == table.schema else table.cast(schema)
+
+
+class SparkEngine:
+    """The ``Engine`` protocol on Spark. ``keys``: the key store holding the data keys of the
+    encrypted lake files registered here (None: plaintext files only)."""
+
+    name = "spark"
+
+    def __init__(self, settings: Settings, *, keys: KeyStore | None = None, **_: Any) -> None:
+        self.settings = settings
+        self.keys = keys
+        self.session = spark_session(settings).newSession()
+        for key, value in session_settings(settings.spark_master).items():
+            self.session.conf.set(key, value)
+        self._granted: dict[str, str] = {}  # key identifier -> base64 key
+        self._views: dict[str, DataFrame] = {}
+        self._closed = False
+
+    # -- data in ----------------------------------------------------------------------------
+    def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
+        if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
+            frame = self._read_parquet([Path(f) for f in data.files], data.schema)
+        elif isinstance(data, ds.Dataset):
+            frame = self._from_arrow(data.to_table())
+        elif isinstance(data, pa.RecordBatchReader):
+            frame = self._from_arrow(data.read_all())
+        else:
+            frame = self._from_arrow(data)
+        self._view(name, frame)
+
+    def register_parquet(self, name: str, paths: list[Path]) -> None:
+        """Parquet files (plain or encrypted under keys of ``keys``) as a relation."""
+        self._view(name, self._read_parquet(paths, None))
+
+    def _from_arrow(self, table: pa.Table) -> DataFrame:
+        try:
+            return self.session.createDataFrame(_plain_arrow(table))
+        except Exception as exc:
+            raise EngineError(f"Spark could not take the Arrow data: {exc}") from None
+
+    def _read_parquet(self, paths: list[Path], schema: pa.Schema | None) -> DataFrame:
+        if not paths:
+            if schema is None:
+                raise EngineError("No Parquet file to read.")
+            return self._from_arrow(schema.empty_table())
+        for path in paths:
+            identifier = encrypted_key_of(path)
+            if identifier is not None:
+                self._grant(identifier, path)
+        try:
+            frame = self.session.read.parquet(*(str(p) for p in paths))
+        except Exception as exc:
+            raise EngineError(f"Spark could not read {paths[0].parent}: {_reason(exc)}") from None
+        if schema is not None:
+            frame = frame.select(*(f"`{n}`" for n in schema.names))
+        return frame
+
+    def _grant(self, identifier: str, path: Path) -> None:
+        if identifier in self._granted:
+            return
+        if self.keys is None:
+            raise EngineError(
+                f"{path} is encrypted under {identifier}, and this Spark engine has no key store.",
+                hint="open the engine with open_engine(settings, keys=<the hub's key store>)",
+            )
+        name, version = parse_identifier(identifier)
+        key, used = self.keys.data_key(name, version)
+        self._granted[key_identifier(name, used)] = base64.b64encode(key).decode("ascii")
+        self.session.conf.set(
+            KEY_LIST, ",".join(f"{k}:{v}" for k, v in sorted(self._granted.items()))
+        )
+
+    def _view(self, name: str, frame: DataFrame) -> None:
+        frame.createOrReplaceTempView(name)
+        self._views[name.lower()] = frame
+
+    # -- queries ----------------------------------------------------------------------------
+    def _run(self, spark_sql: str) -> DataFrame:
+        try:
+            return self.session.sql(spark_sql)
+        except Exception as exc:
+            raise EngineError(f"Spark failed: {_reason(exc)}") from None
+
+    def _arrow(self, frame: DataFrame) -> pa.Table:
+        try:
+            table: pa.Table = frame.toArrow()
+        except Exception as exc:
+            raise EngineError(f"Spark failed: {_reason(exc)}") from None
+        return table
+
+    def sql(self, query: str) -> pa.Table:
+        return self._arrow(self._run(to_spark(query)))
+
+    def batches(self, query: str, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
+        table = self.sql(query)
+        return pa.RecordBatchReader.from_batches(table.schema, _chunks(table, batch_rows))
+
+    def scalar(self, query: str) -> Any:
+        table = self.sql(query)
+        return table.column(0)[0].as_py() if table.num_rows else None
+
+    def execute(self, statement: str) -> None:
+        translated = translate(statement)
+        if translated.kind in (StatementKind.CREATE_TEMP, StatementKind.DELETE):
+            assert translated.table is not None
+            # a temporary table is a snapshot: compute it now, as DuckDB does
+            frame = self._run(translated.sql)
+            try:
+                frame = frame.localCheckpoint(eager=True)
+            except Exception as exc:
+                raise EngineError(f"Spark failed: {_reason(exc)}") from None
+            self._drop(translated.table)
+            self._view(translated.table, frame)
+        elif translated.kind is StatementKind.DROP:
+            assert translated.table is not None
+            if translated.table.lower() not in self._views and not translated.if_exists:
+                raise EngineError(f"Spark failed: no table {translated.table} to drop.")
+            self._drop(translated.table)
+        else:
+            self._run(translated.sql).collect()
+
+    def _drop(self, name: str) -> None:
+        frame = self._views.pop(name.lower(), None)
+        self.session.catalog.dropTempView(name)
+        if frame is not None:
+            frame.unpersist(blocking=False)
+
+    # -- data out ---------------------------------------------------------------------------
+    def write_parquet(self, query: str, folder: Path, key_name: str) -> None:
+        """Write a query's result as Parquet encrypted under ``key_name`` (its active version),
+        readable by ``havre.keys.parquet`` (pyarrow) and by this engine."""
+        if self.keys is None:
+            raise EngineError("Writing encrypted Parquet needs the engine's key store.")
+        key, version = self.keys.data_key(key_name)
+        identifier = key_identifier(key_name, version)
+        self._granted[identifier] = base64.b64encode(key).decode("ascii")
+        self.session.conf.set(
+            KEY_LIST, ",".join(f"{k}:{v}" for k, v in sorted(self._granted.items()))
+        )
+        frame = self._run(to_spark(query))
+        try:
+            (
+                frame.write.mode("errorifexists")
+                .option("parquet.encryption.footer.key", identifier)
+                .option("parquet.encryption.uniform.key", identifier)
+                .option("parquet.encryption.double.wrapping", "true")
+                .option("compression", "zstd")
+                .parquet(str(folder))
+            )
+        except Exception as exc:
+            raise EngineError(f"Spark could not write {folder}: {_reason(exc)}") from None
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for name in list(self._views):
+            try:
+                self._drop(name)
+            except Exception:  # the session may be gone already; its views died with it
+                log.debug("temporary view %s not dropped", name)
+        self._granted.clear()
+        try:
+            self.session.conf.unset(KEY_LIST)
+        except Exception:
+            log.debug("key list not unset")
+
+
+def _chunks(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
+    yield from table.to_batches(max_chunksize=rows)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0] if text else type(exc).__name__
+    return first[:500]

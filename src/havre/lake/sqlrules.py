@@ -1,0 +1,178 @@
+"""DuckDB SQL to Spark SQL: sqlglot's transpiler plus the few rules it does not cover.
+
+Pipeline SQL is written once, in DuckDB's dialect (``havre.lake.engine``). sqlglot maps
+almost all of it (``sha256`` to ``sha2``, ``encode`` to ``encode(.., 'utf-8')``,
+``strptime`` to ``to_timestamp``, ``TIMESTAMP`` to ``TIMESTAMP_NTZ``...). Each rule below is a
+spot it leaves as DuckDB wrote it, or maps to something that means another thing in Spark;
+``RULES`` applies them in order, on the parsed DuckDB tree, before Spark SQL is generated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from havre.core.errors import EngineError
+
+Rule = Callable[[exp.Expr], exp.Expr]
+
+UNSIGNED_WIDE = "DECIMAL(20, 0)"  # every UBIGINT fits; Spark has no unsigned types
+
+
+def _is_type(node: exp.Expr, *types: object) -> bool:
+    return isinstance(node, exp.DataType) and node.this in types
+
+
+def hex_text_to_number(tree: exp.Expr) -> exp.Expr:
+    """``CAST('0x' || s AS UBIGINT)`` reads hex text in DuckDB; Spark says ``conv(s, 16, 10)``."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Cast | exp.TryCast):
+            return node
+        wide = (exp.DataType.Type.UBIGINT, exp.DataType.Type.UINT, exp.DataType.Type.BIGINT)
+        if not _is_type(node.to, *wide):
+            return node
+        inner = node.this
+        while isinstance(inner, exp.Paren):
+            inner = inner.this
+        if not isinstance(inner, exp.DPipe):
+            return node
+        prefix = inner.this
+        if not (isinstance(prefix, exp.Literal) and prefix.is_string):
+            return node
+        if prefix.this not in ("0x", "0X"):
+            return node
+        sixteen, ten = exp.Literal.number(16), exp.Literal.number(10)
+        converted = exp.func("conv", inner.expression.copy(), sixteen, ten)
+        return exp.Cast(this=converted, to=exp.DataType.build(UNSIGNED_WIDE))
+
+    return tree.transform(rewrite)
+
+
+def unsigned_types(tree: exp.Expr) -> exp.Expr:
+    """Unsigned integer casts become signed types wide enough for every value."""
+    wider = {
+        exp.DataType.Type.UBIGINT: UNSIGNED_WIDE,
+        exp.DataType.Type.UINT: "BIGINT",
+        exp.DataType.Type.USMALLINT: "INT",
+        exp.DataType.Type.UTINYINT: "SMALLINT",
+    }
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.DataType) and node.this in wider:
+            return exp.DataType.build(wider[node.this])
+        return node
+
+    return tree.transform(rewrite)
+
+
+NOT_PORTABLE = {
+    # name: why it has no same-valued Spark form
+    "hash": "DuckDB's hash() and Spark's hash() give different numbers; use md5() of the text",
+    "random": "random values differ between engines; derive them from a keyed hash",
+}
+
+
+def refuse_non_portable(tree: exp.Expr) -> exp.Expr:
+    """Functions whose values differ between the engines: an error rather than other results."""
+    for node in tree.find_all(exp.Func):
+        name = (node.name if isinstance(node, exp.Anonymous) else node.sql_name()).lower()
+        if isinstance(node, exp.Rand):
+            name = "random"
+        if name in NOT_PORTABLE:
+            raise EngineError(
+                f"The SQL uses {name}(), which has no portable form: {NOT_PORTABLE[name]}."
+            )
+    return tree
+
+
+def empty_in_list(tree: exp.Expr) -> exp.Expr:
+    """``x IN ()`` is an error in Spark (DuckDB too, but generated lists may be empty)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.In) and not node.expressions and node.args.get("query") is None:
+            return exp.false()
+        return node
+
+    return tree.transform(rewrite)
+
+
+RULES: tuple[Rule, ...] = (refuse_non_portable, hex_text_to_number, unsigned_types, empty_in_list)
+
+
+class StatementKind(StrEnum):
+    QUERY = "query"
+    CREATE_TEMP = "create_temp"  # CREATE TEMP TABLE name AS SELECT ...
+    DROP = "drop"  # DROP TABLE [IF EXISTS] name
+    DELETE = "delete"  # DELETE FROM name [WHERE ...]
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A DuckDB statement translated for Spark. Temporary tables become materialized views
+    (Spark has no temporary tables), so the engine needs the parts, not just the text."""
+
+    kind: StatementKind
+    sql: str  # the Spark SQL of the query (the SELECT of CREATE, the filter of DELETE)
+    table: str | None = None
+    if_exists: bool = False
+
+
+def _spark(tree: exp.Expr) -> str:
+    for rule in RULES:
+        tree = rule(tree)
+    return tree.sql(dialect="spark")
+
+
+def _parse(text: str) -> exp.Expr:
+    try:
+        trees = sqlglot.parse(text, read="duckdb")
+    except ParseError as exc:
+        raise EngineError(f"The SQL could not be translated for Spark: {exc}") from None
+    statements = [t for t in trees if t is not None]
+    if len(statements) != 1:
+        raise EngineError(f"Expected one SQL statement, got {len(statements)}.")
+    return statements[0]
+
+
+def to_spark(query: str) -> str:
+    """The Spark SQL of one DuckDB query."""
+    return _spark(_parse(query))
+
+
+def translate(text: str) -> Statement:
+    tree = _parse(text)
+    if isinstance(tree, exp.Create) and tree.args.get("expression") is not None:
+        kind = str(tree.args.get("kind") or "").upper()
+        properties = tree.args.get("properties")
+        temporary = properties is not None and any(
+            isinstance(p, exp.TemporaryProperty) for p in properties.expressions
+        )
+        if kind == "TABLE" and temporary:
+            name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
+            return Statement(StatementKind.CREATE_TEMP, _spark(tree.expression), name)
+    if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
+        tables = tree.args.get("tables") or ([tree.this] if tree.this is not None else [])
+        if len(tables) != 1:
+            raise EngineError("DROP one table at a time on Spark.")
+        return Statement(
+            StatementKind.DROP, "", tables[0].name, if_exists=bool(tree.args.get("exists"))
+        )
+    if isinstance(tree, exp.Delete):
+        name = tree.this.name
+        where = tree.args.get("where")
+        keep: exp.Expr = exp.false()
+        if where is not None:
+            # rows the condition does not select, NULL included, are kept
+            keep = exp.Not(this=exp.func("coalesce", exp.paren(where.this.copy()), exp.false()))
+        select = exp.select("*").from_(exp.to_table(name)).where(keep)
+        return Statement(StatementKind.DELETE, _spark(select), name)
+    if isinstance(tree, exp.Query):
+        return Statement(StatementKind.QUERY, _spark(tree))
+    return Statement(StatementKind.OTHER, _spark(tree))

@@ -1,0 +1,74 @@
+"""The DuckDB-to-Spark rules: each one on the construct it exists for (no Spark needed)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlglot
+
+from havre.core.errors import EngineError
+from havre.lake import sqlrules
+from havre.lake.sqlrules import StatementKind, to_spark, translate
+from havre.pseudo.hmac_sql import hmac_sql
+from havre.workspace.pseudonyms import shift_sql
+
+
+def _tree(sql: str) -> sqlglot.exp.Expr:
+    return sqlglot.parse_one(sql, read="duckdb")
+
+
+def test_hex_text_becomes_conv() -> None:
+    tree = sqlrules.hex_text_to_number(_tree("SELECT CAST(('0x' || substr(h, 1, 8)) AS UBIGINT)"))
+    spark = tree.sql(dialect="spark")
+    assert "CONV(SUBSTRING(h, 1, 8), 16, 10)" in spark
+    assert "'0x'" not in spark
+
+
+def test_hex_rule_leaves_other_casts() -> None:
+    sql = "SELECT CAST(('1' || x) AS BIGINT)"
+    assert sqlrules.hex_text_to_number(_tree(sql)).sql() == _tree(sql).sql()
+
+
+def test_unsigned_types_widen() -> None:
+    spark = sqlrules.unsigned_types(_tree("SELECT CAST(a AS UBIGINT), CAST(b AS UINTEGER)"))
+    text = spark.sql(dialect="spark")
+    assert "DECIMAL(20, 0)" in text and "BIGINT" in text and "UBIGINT" not in text
+
+
+@pytest.mark.parametrize("sql", ["SELECT hash(a, 7) FROM t", "SELECT random() FROM t"])
+def test_non_portable_functions_are_refused(sql: str) -> None:
+    with pytest.raises(EngineError, match="no portable form"):
+        sqlrules.refuse_non_portable(_tree(sql))
+
+
+def test_empty_in_list_is_false() -> None:
+    tree = _tree("SELECT a FROM t WHERE a IN (1)")
+    tree.find(sqlglot.exp.In).set("expressions", [])
+    assert "FALSE" in sqlrules.empty_in_list(tree).sql(dialect="spark")
+
+
+def test_pipeline_sql_translates() -> None:
+    spark = to_spark(f"SELECT {shift_sql(hmac_sql('p.h', 'k'), 30)} FROM p CROSS JOIN k")
+    assert "SHA2(" in spark and "ENCODE(p.h, 'utf-8')" in spark and "CONV(" in spark
+
+
+def test_temporary_table_statements() -> None:
+    create = translate("CREATE TEMP TABLE ws_x AS SELECT a FROM t")
+    assert (create.kind, create.table, create.sql) == (
+        StatementKind.CREATE_TEMP,
+        "ws_x",
+        "SELECT a FROM t",
+    )
+    drop = translate("DROP TABLE IF EXISTS ws_x")
+    assert (drop.kind, drop.table, drop.if_exists) == (StatementKind.DROP, "ws_x", True)
+    delete = translate("DELETE FROM pc WHERE v IS NULL")
+    assert delete.kind is StatementKind.DELETE
+    assert delete.sql == "SELECT * FROM pc WHERE NOT COALESCE((v IS NULL), FALSE)"
+
+
+def test_one_statement_at_a_time() -> None:
+    with pytest.raises(EngineError, match="one SQL statement"):
+        translate("SELECT 1; SELECT 2")
+
+
+def test_timestamps_are_without_zone() -> None:
+    assert "TIMESTAMP_NTZ" in to_spark("SELECT CAST(d AS TIMESTAMP) FROM t")
