@@ -55,6 +55,12 @@ def _human(data: dict[str, Any]) -> None:
             f"+ {counts.get('quarantined', 0):,} quarantined + {counts.get('opted_out', 0):,} "
             f"opted out + {counts.get('duplicates', 0):,} duplicates"
         )
+        reasons = sorted(
+            counts.get("quarantine_by_reason", {}).items(), key=lambda item: -int(item[1])
+        )
+        if reasons:
+            shown = ", ".join(f"{reason} {count:,}" for reason, count in reasons[:4])
+            line(f"     quarantined by reason: {shown}")
     line(f"     {ingest['optouts']} objection(s) in the opt-out register")
     line(f"  3. {data['people']} people with TOTP sign-in; two projects with a permit in force:")
     for project in data["projects"]:
@@ -83,6 +89,8 @@ def _human(data: dict[str, Any]) -> None:
             f"{table['primary_suppressed']} cell(s) withheld by a rule, "
             f"{table['secondary_suppressed']} more to protect them"
         )
+        if table["why"]:
+            line(f"     why: {'; '.join(table['why'])}")
     audit = data["audit"]
     verdict = "intact" if audit["ok"] else "DAMAGED"
     line(

@@ -27,7 +27,14 @@ def summarize(result: DemoResult) -> dict[str, Any]:
         },
         "ingest": {
             "optouts": ingest["optouts"]["register_entries"],
-            **{s["source"]: {**s["total"], "version": s["version"]} for s in ingest["sources"]},
+            **{
+                s["source"]: {
+                    **s["total"],
+                    "version": s["version"],
+                    "quarantine_by_reason": s["quarantine_by_reason"],
+                }
+                for s in ingest["sources"]
+            },
         },
         "people": len(steps["people"]["members"]),
         "projects": [
@@ -66,6 +73,7 @@ def summarize(result: DemoResult) -> dict[str, Any]:
                 "primary_suppressed": t["primary_suppressed"],
                 "secondary_suppressed": t["secondary_suppressed"],
                 "reviewers": t["reviewers"],
+                "why": sorted({why for w in t["withheld"] for why in w["reasons"]}),
             }
             for t in steps["releases"]["tables"]
         ],

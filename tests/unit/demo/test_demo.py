@@ -315,3 +315,19 @@ def test_a_folder_that_is_not_a_demo_hub_is_never_deleted(tmp_path: Path) -> Non
         run(DemoOptions(home=home, persons=100), lambda _: None)
     assert (home / "thesis.tex").read_text() == "years of work"
     assert not (home / MARKER).exists()
+
+
+def test_without_keep_a_rerun_starts_fresh_and_only_the_report_stays(tmp_path: Path) -> None:
+    home = tmp_path / "demo"
+    home.mkdir()
+    (home / MARKER).write_text("{}")  # an earlier demo's folder, with what it left
+    (home / "report").mkdir()
+    (home / "report" / "index.html").write_text("old report")
+    (home / "hub.json").write_text('{"hub_id": "hub_old"}')
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "HASHER", FAST_TEST_HASHER)
+        result = run(DemoOptions(home=home, persons=150, seed=3), lambda _: None)
+    assert sorted(p.name for p in home.iterdir()) == [MARKER, "report"]
+    assert result.credentials is None and result.hub_id != "hub_old"
+    assert json.loads((home / "report" / "report.json").read_text())["hub_id"] == result.hub_id
+    assert "old report" not in (home / "report" / "index.html").read_text()
