@@ -48,66 +48,68 @@ def _postgresql_quote(column: Any) -> ColumnElement[str]:
 def _sqlite_ts() -> ColumnElement[str]:
     raw = type_coerce(_T.ts, String)  # stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC)
     trimmed = case((func.substr(raw, 21) == "000000", func.substr(raw, 1, 19)), else_=raw)
-    return func.replace(trimmed, " ", "T").concat("Z")
+    # the column is text on SQLite: anyone may have written anything there, so quote it
+    return _sqlite_quote(func.replace(trimmed, " ", "T").concat("Z"))
 
 
 def _postgresql_ts() -> ColumnElement[str]:
-    utc = func.timezone("UTC", _T.ts)
-    micro = func.to_char(utc, "US")
-    return (
-        func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS')
-        .concat(case((micro == "000000", literal("")), else_=literal(".").concat(micro)))
-        .concat("Z")
-    )
+    # a timestamptz prints only digits and separators: quoting needs no escaping
+    text = func.to_char(func.timezone("UTC", _T.ts), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+    return literal('"').concat(func.replace(text, ".000000Z", "Z")).concat('"')
 
 
-def canonical_sql(dialect: str) -> ColumnElement[str]:
-    """The SQL expression of ``canonical_json(record.content())`` (keys in sorted order)."""
+# keys in sorted order, as canonical_json writes them; each None is the value of a field
+_TEMPLATE: tuple[tuple[str, str | None], ...] = (
+    ('{"action":', "action"),
+    (',"actor":{"client_address":', "client_address"),
+    (',"name":', "actor_name"),
+    (',"roles":', None),  # actor_roles: stored as canonical JSON, spliced as is
+    (',"session_id":', "session_id"),
+    (',"token_id":', "token_id"),
+    (',"user_id":', "actor_user_id"),
+    ('},"details":', None),  # details: likewise
+    (',"justification":', "justification"),
+    (',"outcome":', "outcome"),
+    (',"project_id":', "project_id"),
+    (',"reason":', "reason"),
+    (',"seq":', None),
+    (',"target":{"id":', "target_id"),
+    (',"kind":', "target_kind"),
+    ('},"ts":', None),
+)
+_RAW = {',"roles":': "actor_roles", '},"details":': "details"}
+
+
+def canonical_expression(dialect: str) -> ColumnElement[str]:
+    """The SQL expression of ``canonical_json(record.content())`` built from the columns."""
     quote: Callable[[Any], ColumnElement[str]]
     if dialect == "sqlite":
         quote, ts = _sqlite_quote, _sqlite_ts()
     else:
         quote, ts = _postgresql_quote, _postgresql_ts()
-    parts: list[Any] = [
-        '{"action":',
-        quote(_T.action),
-        ',"actor":{"client_address":',
-        quote(_T.client_address),
-        ',"name":',
-        quote(_T.actor_name),
-        ',"roles":',
-        _T.actor_roles,
-        ',"session_id":',
-        quote(_T.session_id),
-        ',"token_id":',
-        quote(_T.token_id),
-        ',"user_id":',
-        quote(_T.actor_user_id),
-        '},"details":',
-        _T.details,
-        ',"justification":',
-        quote(_T.justification),
-        ',"outcome":',
-        quote(_T.outcome),
-        ',"project_id":',
-        quote(_T.project_id),
-        ',"reason":',
-        quote(_T.reason),
-        ',"seq":',
-        cast(_T.seq, Text),
-        ',"target":{"id":',
-        quote(_T.target_id),
-        ',"kind":',
-        quote(_T.target_kind),
-        '},"ts":',
-        quote(ts),
-        "}",
-    ]
-    pieces: list[ColumnElement[str]] = [
-        literal(p, String) if isinstance(p, str) else type_coerce(p, String) for p in parts
-    ]
-    text = functools.reduce(lambda left, right: left.concat(right), pieces)
-    return text.label("canonical")
+    values: list[ColumnElement[Any]] = []
+    for key, name in _TEMPLATE:
+        if name is not None:
+            values.append(quote(_T[name]))
+        elif key == ',"seq":':
+            values.append(cast(_T.seq, Text))
+        elif key == '},"ts":':
+            values.append(ts)
+        else:
+            values.append(type_coerce(_T[_RAW[key]], String))
+    if dialect == "sqlite":
+        # one printf allocates the text once; a chain of || copies it at every step
+        fmt = "".join(key.replace("%", "%%") + "%s" for key, _ in _TEMPLATE) + "}"
+        return func.printf(literal(fmt, String), *values, type_=String)
+    pieces: list[ColumnElement[str]] = []
+    for (key, _), value in zip(_TEMPLATE, values, strict=True):
+        pieces += [literal(key, String), type_coerce(value, String)]
+    pieces.append(literal("}", String))
+    return functools.reduce(lambda left, right: left.concat(right), pieces)
+
+
+def canonical_sql(dialect: str) -> ColumnElement[str]:
+    return canonical_expression(dialect).label("canonical")
 
 
 def read_fast(

@@ -158,10 +158,12 @@ class AuditLog:
                 entry_hash="",
             )
             # canonical_bytes is byte-identical to AuditRecord.canonical() (test_rows.py)
-            entry_hash = hashlib.sha256(bytes.fromhex(prev_hash) + canonical_bytes(row)).hexdigest()
+            canonical = canonical_bytes(row)
+            entry_hash = hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
             row = row._replace(entry_hash=entry_hash)
             prev_hash = entry_hash
-            rows.append(row._asdict())
+            # the hashed text is stored too: verification hashes it in bulk (see ``bulk``)
+            rows.append({**row._asdict(), "canonical": canonical.decode("utf-8")})
             records.append(
                 AuditRecord(
                     seq=seq,

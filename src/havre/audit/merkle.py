@@ -60,6 +60,28 @@ class Frontier:
         nodes.append(node)
         self.size += 1
 
+    def extend(self, leaves: Sequence[bytes]) -> None:
+        """Append many leaves, hashing level by level (one list pass per level)."""
+        if not leaves:
+            return
+        size = self.size
+        nodes = self.nodes
+        level = list(leaves)
+        kept: list[bytes] = []  # the new frontier's nodes below the untouched ones, low first
+        bit = 0
+        while level:
+            if size >> bit & 1:  # the old subtree of this height joins the level on its left
+                level = [nodes.pop(), *level]
+            if len(level) & 1:
+                kept.append(level.pop())
+            level = [
+                _sha256(_NODE + a + b).digest()
+                for a, b in zip(level[::2], level[1::2], strict=True)
+            ]
+            bit += 1
+        nodes.extend(reversed(kept))
+        self.size = size + len(leaves)
+
     def append_entry_hash(self, entry_hash: bytes) -> None:
         self.append(_sha256(_LEAF + entry_hash).digest())
 

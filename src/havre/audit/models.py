@@ -33,6 +33,9 @@ class AuditEntryRow(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON object
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
+    # the exact text the hash covers, written at append (migration 0008); NULL for entries
+    # appended before it. Verification hashes it and checks it still equals the columns.
+    canonical: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         Index("ix_audit_entries_ts", "ts"),

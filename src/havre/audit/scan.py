@@ -127,7 +127,7 @@ class ChainScanner:
     entries: int = 0
     finding: Finding | None = None
     trusted_size: int = 0
-    _before_prev: str | None = None
+    before_prev: str | None = None
 
     def scan(self, batches: Iterable[Sequence[FastRow]], source: RowSource) -> bool:
         """Consume batches of rows in order; False (with ``finding``) at the first damage.
@@ -141,7 +141,7 @@ class ChainScanner:
         expected = self.next_seq
         prev = self.prev_hash
         prev_bytes = bytes.fromhex(prev)
-        before_prev = self._before_prev
+        before_prev = self.before_prev
         frontier = self.frontier
         nodes = frontier.nodes if frontier is not None else []
         size = frontier.size if frontier is not None else 0
@@ -177,7 +177,7 @@ class ChainScanner:
                 if expected - 1 in marks:
                     self._save(expected, prev, before_prev, count, size)
                     count = 0
-                    finding = self._check_marks(marks[expected - 1], entry_hash)
+                    finding = self.check_marks(marks[expected - 1], entry_hash)
                     if finding is not None:
                         self.finding = finding
                         return False
@@ -187,7 +187,7 @@ class ChainScanner:
     def _save(
         self, expected: int, prev: str, before_prev: str | None, count: int, size: int
     ) -> None:
-        self.next_seq, self.prev_hash, self._before_prev = expected, prev, before_prev
+        self.next_seq, self.prev_hash, self.before_prev = expected, prev, before_prev
         self.entries += count
         if self.frontier is not None:
             self.frontier.size = size
@@ -195,10 +195,10 @@ class ChainScanner:
     def _stop(self, row: FastRow, index: int, source: RowSource) -> bool:
         window = source.window(row[0], index)
         last = source.full(self.next_seq - 1) if self.entries else None
-        self.finding = diagnose(window, self.next_seq, self.prev_hash, self._before_prev, last)
+        self.finding = diagnose(window, self.next_seq, self.prev_hash, self.before_prev, last)
         return False
 
-    def _check_marks(self, marks: list[Mark], head_hash: str) -> Finding | None:
+    def check_marks(self, marks: list[Mark], head_hash: str) -> Finding | None:
         for mark in marks:
             root = self.frontier.root().hex() if self.frontier is not None else None
             if head_hash != mark.head_hash or (

@@ -17,20 +17,29 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
 from havre.audit.archive import ArchiveFile, ArchiveRecord, list_archives
+from havre.audit.bulk import (
+    BulkScanner,
+    ColumnCheck,
+    end_read,
+    fetch,
+    first_mismatch,
+    last_seq,
+    pages,
+)
 from havre.audit.checkpoints import Checkpoint, list_checkpoints
 from havre.audit.entry import GENESIS_HASH
-from havre.audit.fastrows import DatabaseSource, FastRow, prefetch, read_fast
+from havre.audit.fastrows import DatabaseSource, FastRow, prefetch
 from havre.audit.merkle import Frontier
-from havre.audit.models import AuditEntryRow, AuditHeadRow
-from havre.audit.rows import EntryRow
+from havre.audit.models import AuditEntryRow
+from havre.audit.rows import EntryRow, canonical_bytes
 from havre.audit.scan import (
     ChainScanner,
     Damage,
@@ -42,7 +51,7 @@ from havre.audit.signing import TrustedKeys
 from havre.core.errors import UsageError
 from havre.db.database import Database
 
-BATCH = 5000
+BATCH = 10_000
 CHECKPOINT_ACTION = "audit.checkpoint"
 
 
@@ -128,10 +137,9 @@ class Verifier:
         if prefix is not None:
             intact = scanner.scan(prefix.fast_batches(), prefix)
         if intact:
-            # reading runs in a thread: the database builds the next batch's text (without
-            # the GIL) while this one hashes the current batch
-            with contextlib.closing(prefetch(self._rows(scanner.next_seq - 1, head))) as live:
-                intact = scanner.scan(live, DatabaseSource(self.db))
+            intact, stored = self._scan_database(scanner, head)
+            if stored is not None:
+                findings.append(stored)
         if intact:
             scanner.finding = _cross_check(scanner, checkpoints, head, self._checkpoint_entries())
         if scanner.finding is not None:
@@ -202,29 +210,65 @@ class Verifier:
         scanner.trusted_size = last.last_seq
         return scanner, None, findings
 
-    def _rows(
-        self, after: int, head: list[tuple[int, str] | None]
-    ) -> Generator[list[FastRow], None, None]:
+    def _scan_database(
+        self, scanner: ChainScanner, head: list[tuple[int, str] | None]
+    ) -> tuple[bool, Finding | None]:
+        """The entries in the database: the bulk path over their stored text while another
+        connection checks that text against their columns; at the first anomaly, the reference
+        scan over the columns from the state saved before it names the damage."""
+        after = scanner.next_seq - 1
+        until = last_seq(self.db)
+        check = ColumnCheck(self.db, after, until).start()
+        bulk = BulkScanner(scanner)
+        try:
+            # pages are read in a thread, a page or two ahead of the hashing
+            with contextlib.closing(prefetch(pages(self.db, after, self.batch, head))) as live:
+                for page in live:
+                    if not bulk.feed(page):
+                        check.stop_after(bulk.anomaly or until)
+                        break
+        finally:
+            mismatch = check.result()
+        suspect = bulk.anomaly
+        if mismatch is not None and (suspect is None or mismatch < suspect):
+            suspect = mismatch
+        if suspect is None and scanner.next_seq - 1 > until:  # appended while we read
+            with self.db.engine.connect() as connection:
+                suspect = first_mismatch(connection, until, scanner.next_seq - 1)
+        if suspect is None:
+            return True, None
+        bulk.restore(suspect)
+        head.clear()
+        # the driver's tuples have FastRow's shape: (seq, text, prev hash, entry hash)
+        rows = cast(
+            Iterator[list[FastRow]],
+            pages(self.db, scanner.next_seq - 1, self.batch, head, stored=False),
+        )
+        with contextlib.closing(prefetch(rows)) as live:
+            intact = scanner.scan(live, DatabaseSource(self.db))
+        found = scanner.finding
+        if found is not None and found.seq is not None and found.seq <= suspect:
+            return intact, None
+        return intact, self._stored_text_finding(suspect)
+
+    def _stored_text_finding(self, seq: int) -> Finding | None:
+        """The columns of entry ``seq`` hash right: is the text stored beside them altered?"""
+        full = DatabaseSource(self.db).full(seq)
         with self.db.engine.connect() as connection:
-            last = after
-            while True:
-                with connection.begin():
-                    batch = read_fast(connection, last, self.batch)
-                if len(batch) < self.batch:
-                    break
-                yield batch
-                last = batch[-1][0]
-            if self.db.dialect == "postgresql":
-                connection = connection.execution_options(isolation_level="REPEATABLE READ")
-            with connection.begin():
-                rest: list[list[FastRow]] = []
-                while page := read_fast(connection, rest[-1][-1][0] if rest else last, self.batch):
-                    rest.append(page)
-                found = connection.execute(
-                    select(AuditHeadRow.seq, AuditHeadRow.entry_hash).where(AuditHeadRow.id == 1)
-                ).first()
-            head.append(None if found is None else (int(found[0]), str(found[1])))
-            yield from rest
+            stored = fetch(
+                connection, select(AuditEntryRow.canonical).where(AuditEntryRow.seq == seq)
+            )
+            end_read(connection)
+        if full is None or not stored or stored[0][0] is None:
+            return None
+        if canonical_bytes(full).decode("utf-8") == stored[0][0]:
+            return None
+        return Finding(
+            Damage.MODIFIED,
+            seq,
+            f"Entry {seq} was modified: the canonical text stored with it no longer matches "
+            "its columns and its hash.",
+        )
 
     def _checkpoint_entries(self) -> list[tuple[int, str, str]]:
         with self.db.engine.connect() as connection:

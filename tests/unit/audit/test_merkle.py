@@ -146,3 +146,19 @@ def test_frontier_round_trips_as_hex() -> None:
     assert again.root() == frontier.root()
     again.append(_leaves(12)[11])
     assert again.root() == mth(_leaves(12))
+
+
+@settings(max_examples=200, deadline=None)
+@given(start=st.integers(0, 300), chunks=st.lists(st.integers(0, 200), min_size=1, max_size=6))
+def test_frontier_extend_matches_one_leaf_at_a_time(start: int, chunks: list[int]) -> None:
+    leaves = _leaves(start + sum(chunks))
+    one_by_one = Frontier.of(leaves[:start])
+    in_bulk = Frontier.of(leaves[:start])
+    position = start
+    for size in chunks:
+        for leaf in leaves[position : position + size]:
+            one_by_one.append(leaf)
+        in_bulk.extend(leaves[position : position + size])
+        position += size
+        assert (in_bulk.size, in_bulk.nodes) == (one_by_one.size, one_by_one.nodes)
+        assert in_bulk.root() == mth(leaves[:position])

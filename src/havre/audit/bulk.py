@@ -1,0 +1,340 @@
+"""Verification in bulk, over the canonical text stored with each entry.
+
+The fast path of ``havre audit verify``; the reference remains ``scan.ChainScanner`` over the
+text rebuilt from the columns. Two things run side by side:
+
+- a reader streams (seq, stored text, prev hash, entry hash) in large keyset pages through the
+  driver's own cursor, and each page is checked with list operations that run in C: contiguous
+  sequence numbers, prev links, SHA-256(prev || text) equal to the stored hash, leaf hashes,
+  the Merkle frontier grown level by level, the root and head hash at every checkpoint;
+- a second connection checks in SQL, chunk by chunk, that every stored text still equals the
+  text rebuilt from the entry's columns (``first_mismatch``), so an entry whose columns were
+  edited, even with its stored text left intact, is caught. A mismatch the database reports
+  is confirmed in Python (``rows.canonical_bytes``, the reference) before it counts.
+
+Entries appended before the text was stored (NULL) are streamed with text built from their
+columns, as the reference does. Any anomaly stops the fast path at the first suspect entry;
+the caller then resumes the reference scan from the state saved before it, which names the
+damage. Reads run outside ``Database.transaction`` (which takes SQLite's write lock) so that
+verification never holds appends up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import ClauseElement
+
+from havre.audit.fastrows import canonical_expression
+from havre.audit.merkle import Frontier
+from havre.audit.models import AuditEntryRow, AuditHeadRow
+from havre.audit.rows import COLUMNS, EntryRow, canonical_bytes
+from havre.audit.scan import ChainScanner
+from havre.db.database import Database
+
+_T = AuditEntryRow.__table__.c
+CHECK_CHUNK = 50_000  # entries per column-check query (one short read each)
+
+Page = list[tuple[Any, ...]]  # (seq, text, prev_hash, entry_hash)
+
+
+# -- reading through the driver ---------------------------------------------------------------
+def _sql(connection: Connection, query: ClauseElement) -> str:
+    # only integers are bound here: rendering them inline is safe and skips parameter styles
+    return str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+
+
+def fetch(connection: Connection, query: ClauseElement) -> list[tuple[Any, ...]]:
+    """Rows as the driver returns them (plain tuples: no per-row object of ours)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_sql(connection, query))
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def end_read(connection: Connection) -> None:
+    """End the driver's implicit read transaction (PostgreSQL; SQLite runs in autocommit)."""
+    if connection.dialect.name != "sqlite":
+        connection.connection.driver_connection.rollback()  # type: ignore[union-attr]
+
+
+def begin_snapshot(connection: Connection) -> None:
+    """One read transaction for several statements (PostgreSQL: REPEATABLE READ)."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        if connection.dialect.name == "sqlite":
+            cursor.execute("BEGIN")  # deferred: a read snapshot, no write lock
+        else:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    finally:
+        cursor.close()
+
+
+def end_snapshot(connection: Connection) -> None:
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        driver.execute("COMMIT")  # type: ignore[union-attr]
+    else:
+        driver.rollback()  # type: ignore[union-attr]
+
+
+def page_query(
+    dialect: str, after: int, limit: int, *, stored: bool, until: int | None = None
+) -> Select[Any]:
+    """One keyset page of (seq, text, prev hash, entry hash); ``stored``: the stored text where
+    there is one, else (and for the reference) the text built from the columns."""
+    built = canonical_expression(dialect)
+    text = func.coalesce(_T.canonical, built) if stored else built
+    query = (
+        select(_T.seq, text, _T.prev_hash, _T.entry_hash)
+        .where(_T.seq > after)
+        .order_by(_T.seq)
+        .limit(limit)
+    )
+    return query if until is None else query.where(_T.seq <= until)
+
+
+def pages(
+    database: Database,
+    after: int,
+    batch: int,
+    head: list[tuple[int, str] | None],
+    *,
+    stored: bool = True,
+) -> Iterator[Page]:
+    """Entries after ``after`` in pages, each page in its own short read; the tail and the head
+    row in one last read transaction, so they agree even while appends go on."""
+    with database.engine.connect() as connection:
+        dialect = connection.dialect.name
+        last = after
+        while True:
+            page = fetch(connection, page_query(dialect, last, batch, stored=stored))
+            end_read(connection)
+            if len(page) < batch:
+                break
+            yield page
+            last = page[-1][0]
+        begin_snapshot(connection)
+        try:
+            rest: list[Page] = []
+            while tail := fetch(
+                connection,
+                page_query(dialect, rest[-1][-1][0] if rest else last, batch, stored=stored),
+            ):
+                rest.append(tail)
+            found = fetch(
+                connection,
+                select(AuditHeadRow.seq, AuditHeadRow.entry_hash).where(AuditHeadRow.id == 1),
+            )
+        finally:
+            end_snapshot(connection)
+        head.append((int(found[0][0]), str(found[0][1])) if found else None)
+        yield from rest
+
+
+def last_seq(database: Database) -> int:
+    with database.engine.connect() as connection:
+        rows = fetch(connection, select(func.max(_T.seq)))
+        end_read(connection)
+    return int(rows[0][0] or 0)
+
+
+# -- stored text against the columns ----------------------------------------------------------
+def first_mismatch(connection: Connection, after: int, until: int) -> int | None:
+    """The first entry in (after, until] whose stored text is not the text of its columns."""
+    dialect = connection.dialect.name
+    # spelled out: SQLAlchemy's is_distinct_from loses literal_binds on SQLite
+    distinct = _T.canonical.op("IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM")(
+        canonical_expression(dialect)
+    )
+    while after < until:
+        query = select(func.min(_T.seq)).where(
+            _T.seq > after, _T.seq <= until, _T.canonical.is_not(None), distinct
+        )
+        found = fetch(connection, query)[0][0]
+        end_read(connection)
+        if found is None:
+            return None
+        if not _same_in_python(connection, int(found)):
+            return int(found)
+        after = int(found)  # the database's text differs from Python's; Python is the reference
+    return None
+
+
+def _same_in_python(connection: Connection, seq: int) -> bool:
+    rows = fetch(connection, select(*COLUMNS, _T.canonical).where(_T.seq == seq))
+    end_read(connection)
+    if not rows:
+        return True  # gone meanwhile: the scan reports that
+    *columns, stored = rows[0]
+    try:
+        return bool(canonical_bytes(EntryRow._make(columns)).decode("utf-8") == stored)
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+class ColumnCheck:
+    """``first_mismatch`` over a range, chunk by chunk in a thread (its own connection)."""
+
+    def __init__(self, database: Database, after: int, until: int, chunk: int = CHECK_CHUNK):
+        self.db = database
+        self.after, self.until, self.chunk = after, until, chunk
+        self.found: int | None = None
+        self._limit = until
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="audit-verify-columns", daemon=True)
+
+    def start(self) -> ColumnCheck:
+        self._thread.start()
+        return self
+
+    def stop_after(self, seq: int) -> None:
+        """Nothing past ``seq`` matters any more (an earlier anomaly was found there)."""
+        self._limit = min(self._limit, seq)
+
+    def result(self) -> int | None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self.found
+
+    def _run(self) -> None:
+        try:
+            with self.db.engine.connect() as connection:
+                low = self.after
+                while low < min(self.until, self._limit):
+                    high = min(low + self.chunk, self.until)
+                    found = first_mismatch(connection, low, high)
+                    if found is not None:
+                        self.found = found
+                        return
+                    low = high
+        except BaseException as error:  # raised in the caller's thread
+            self._error = error
+
+
+# -- the scan ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Snapshot:
+    next_seq: int
+    prev_hash: str
+    before_prev: str | None
+    frontier: Frontier | None
+    trusted_size: int
+    entries: int
+
+
+@dataclass
+class BulkScanner:
+    """Advances a ``ChainScanner``'s state a page at a time; stops at the first anomaly."""
+
+    scanner: ChainScanner
+    anomaly: int | None = None  # the first suspect sequence number
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._sizes = sorted(self.scanner.marks)
+        self._next_mark = 0
+
+    def feed(self, page: Sequence[tuple[Any, ...]]) -> bool:
+        """Check one page; False (and ``anomaly``) when something in it does not fit."""
+        if self.anomaly is not None:
+            return False
+        if not page:
+            return True
+        state = self.scanner
+        self._save()
+        first = state.next_seq
+        count = len(page)
+        seqs, texts, prevs, hashes = zip(*page, strict=True)
+        sha = hashlib.sha256
+        try:
+            stored = [bytes.fromhex(h) for h in hashes]
+            chained = [bytes.fromhex(state.prev_hash), *stored[:-1]]
+            computed = [
+                sha(p + t.encode()).hexdigest() for p, t in zip(chained, texts, strict=True)
+            ]
+        except (TypeError, ValueError, AttributeError):
+            return self._stop(page)
+        if (
+            seqs[0] != first
+            or seqs[-1] != first + count - 1  # unique and ordered: first and last suffice
+            or prevs[0] != state.prev_hash
+            or prevs[1:] != hashes[:-1]
+            or computed != list(hashes)
+        ):
+            return self._stop(page)
+        frontier = state.frontier
+        leaves = [sha(b"\x00" + d).digest() for d in stored] if frontier is not None else []
+        done = 0
+        sizes = self._sizes
+        while self._next_mark < len(sizes) and sizes[self._next_mark] < first + count:
+            size = sizes[self._next_mark]
+            self._next_mark += 1
+            if size < first:
+                continue
+            cut = size - first + 1
+            if frontier is not None:
+                frontier.extend(leaves[done:cut])
+            done = cut
+            finding = state.check_marks(state.marks[size], hashes[cut - 1])
+            if finding is not None:
+                self.anomaly = size
+                return False
+        if frontier is not None:
+            frontier.extend(leaves[done:])
+        state.next_seq = first + count
+        state.before_prev = hashes[-2] if count > 1 else state.prev_hash
+        state.prev_hash = hashes[-1]
+        state.entries += count
+        return True
+
+    def restore(self, seq: int) -> None:
+        """Put the scanner back where it stood before the page holding ``seq``."""
+        state = self.scanner
+        before = [s for s in self.snapshots if s.next_seq <= seq]
+        snapshot = before[-1] if before else self.snapshots[0]
+        state.next_seq, state.prev_hash = snapshot.next_seq, snapshot.prev_hash
+        state.before_prev = snapshot.before_prev
+        state.frontier = None if snapshot.frontier is None else snapshot.frontier.copy()
+        state.trusted_size, state.entries = snapshot.trusted_size, snapshot.entries
+        state.finding = None
+
+    def _save(self) -> None:
+        state = self.scanner
+        frontier = None if state.frontier is None else state.frontier.copy()
+        self.snapshots.append(
+            Snapshot(
+                state.next_seq,
+                state.prev_hash,
+                state.before_prev,
+                frontier,
+                state.trusted_size,
+                state.entries,
+            )
+        )
+
+    def _stop(self, page: Sequence[tuple[Any, ...]]) -> bool:
+        """Name the first entry of the page that does not fit (one row at a time)."""
+        expected, prev = self.scanner.next_seq, self.scanner.prev_hash
+        for seq, text, prev_hash, entry_hash in page:
+            if seq != expected or prev_hash != prev:
+                break
+            try:
+                digest = hashlib.sha256(bytes.fromhex(prev) + text.encode()).hexdigest()
+            except (TypeError, ValueError, AttributeError):
+                break
+            if digest != entry_hash:
+                break
+            expected, prev = expected + 1, entry_hash
+        self.anomaly = expected
+        return False
