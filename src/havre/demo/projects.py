@@ -1,4 +1,4 @@
-"""Step 4: two applications walked through the review to a permit in force.
+"""Step 3: two applications walked through the review to a permit in force.
 
 Each step is taken by the person whose job it is: the lead creates and submits (the team gets
 its project roles), a data steward checks completeness (the re-identification risk of the

@@ -1,4 +1,4 @@
-"""Step 6: governed queries in the two sandboxes, as the researchers would type them.
+"""Step 5: governed queries in the two sandboxes, as the researchers would type them.
 
 The territorial study (aggregate-only) asks for the prevalence of treated diabetes by
 département, age band and sex, and for follow-up indicators by rurality and by deprivation of

@@ -1,4 +1,4 @@
-"""Step 5: each project's researcher builds their workspace from the permit in force; the
+"""Step 4: each project's researcher builds their workspace from the permit in force; the
 status shows what it holds; the hub checks that the two projects' person ids do not link."""
 
 from __future__ import annotations
