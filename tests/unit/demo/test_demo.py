@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from havre.cli.demo_commands import _human
 from havre.cli.main import main
 from havre.core.errors import UsageError
 from havre.demo import report
 from havre.demo.story import MARKER, DemoOptions, DemoResult, run
+from havre.demo.summary import summarize
 from havre.governance.identity import passwords
 from havre.governance.identity.testing import FAST_TEST_HASHER
 
@@ -331,3 +333,20 @@ def test_without_keep_a_rerun_starts_fresh_and_only_the_report_stays(tmp_path: P
     assert result.credentials is None and result.hub_id != "hub_old"
     assert json.loads((home / "report" / "report.json").read_text())["hub_id"] == result.hub_id
     assert "old report" not in (home / "report" / "index.html").read_text()
+
+
+def test_the_command_line_summary(ran: Ran, capsys: pytest.CaptureFixture[str]) -> None:
+    data = summarize(ran.result)
+    json.dumps(data)  # what --json prints
+    assert data["kept"] is True and data["credentials"].endswith("demo-credentials.json")
+    assert data["audit"]["ok"] is True and data["people"] == 12
+    assert [q["key"] for q in data["queries"] if q["refused"]] == [
+        "file_read",
+        "rows_in_aggregate_only",
+    ]
+    capsys.readouterr()
+    _human(data)
+    out = capsys.readouterr().out
+    for number in range(1, 9):
+        assert f"  {number}. " in out, number
+    assert "audit log intact" in out and "REFUSED" in out and "why: " in out
