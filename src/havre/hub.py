@@ -121,6 +121,14 @@ class Hub:
         keys, _ = open_key_store(settings, create=False)
         database = Database(settings.resolved_database_url)
         database.check_connection()
+        found, needed = current_revision(database), head_revision()
+        if found != needed:
+            database.dispose()
+            raise NotInitializedError(
+                f"The hub's database at {settings.home.resolve()} is at schema revision "
+                f"{found or 'none'}; this Havre ({havre.__version__}) needs {needed}.",
+                hint="run 'havre init' to upgrade it (harmless on an up-to-date hub)",
+            )
         return cls(settings, database, keys, clock)
 
     def close(self) -> None:

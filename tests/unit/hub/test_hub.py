@@ -1,7 +1,20 @@
 from collections.abc import Callable
 
+import pytest
+from alembic import command
+
 from havre.core.config import Settings
+from havre.core.errors import NotInitializedError
+from havre.db import Database
+from havre.db.migrate import alembic_config
 from havre.hub import Hub
+
+
+def downgrade(database: Database, revision: str) -> None:
+    config = alembic_config(database)
+    with database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
 
 
 def test_init_twice_is_harmless(make_settings: Callable[..., Settings], database_url: str) -> None:
@@ -21,3 +34,20 @@ def test_open_finds_the_same_hub(hub: Hub) -> None:
     reopened = Hub.open(hub.settings)
     assert reopened.hub_id == hub.hub_id
     reopened.close()
+
+
+def test_an_older_schema_is_named_and_init_upgrades_it(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+    hub, _ = Hub.init(settings)
+    head = hub.status().schema_head
+    downgrade(hub.db, "0007_airlock")  # as a hub made by an earlier Havre
+    hub.close()
+    with pytest.raises(NotInitializedError, match="0007_airlock") as refused:
+        Hub.open(settings)
+    assert "havre init" in (refused.value.hint or "")
+    upgraded, report = Hub.init(settings)
+    assert not report.created and upgraded.status().schema_revision == head
+    upgraded.close()
+    Hub.open(settings).close()
