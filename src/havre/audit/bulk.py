@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
@@ -42,15 +42,18 @@ _T = AuditEntryRow.__table__.c
 CHECK_CHUNK = 50_000  # entries per column-check query (one short read each)
 
 Page = list[tuple[Any, ...]]  # (seq, text, prev_hash, entry_hash)
+T = TypeVar("T")
 
 
 # -- reading through the driver ---------------------------------------------------------------
-def _sql(connection: Connection, query: ClauseElement) -> str:
+def _sql(connection: Connection, query: ClauseElement | str) -> str:
+    if isinstance(query, str):
+        return query
     # only integers are bound here: rendering them inline is safe and skips parameter styles
     return str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def fetch(connection: Connection, query: ClauseElement) -> list[tuple[Any, ...]]:
+def fetch(connection: Connection, query: ClauseElement | str) -> list[tuple[Any, ...]]:
     """Rows as the driver returns them (plain tuples: no per-row object of ours)."""
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
@@ -95,12 +98,96 @@ def page_query(
     built = canonical_expression(dialect)
     text = func.coalesce(_T.canonical, built) if stored else built
     query = (
-        select(_T.seq, text, _T.prev_hash, _T.entry_hash)
+        select(_T.seq, text.label("text"), _T.prev_hash, _T.entry_hash)
         .where(_T.seq > after)
         .order_by(_T.seq)
         .limit(limit)
     )
     return query if until is None else query.where(_T.seq <= until)
+
+
+def block_query(connection: Connection, after: int, limit: int) -> str:
+    """A page as one row: count, first and last seq, the lengths of the hashes, and the texts
+    and hashes each joined into one string, so the driver makes a few objects per page, not
+    five per entry. Texts are joined with a newline, which canonical JSON never holds raw
+    (it escapes control characters): an entry whose stored text holds one splits the page
+    wrong and fails its hash. Rows are joined in seq order (PostgreSQL: ORDER BY; SQLite:
+    the order the ordered subquery yields them); a page joined in any other order would fail
+    its hashes and be read again row by row, never pass."""
+    inner = _sql(connection, page_query(connection.dialect.name, after, limit, stored=True))
+    if connection.dialect.name == "sqlite":
+        texts = "CAST(group_concat(text, char(10)) AS BLOB)"
+        prevs, hashes = "group_concat(prev_hash, '')", "group_concat(entry_hash, '')"
+    else:
+        texts = "string_agg(text, chr(10) ORDER BY seq)"
+        prevs = "string_agg(prev_hash, '' ORDER BY seq)"
+        hashes = "string_agg(entry_hash, '' ORDER BY seq)"
+    return (
+        "SELECT count(*), min(seq), max(seq), "
+        "min(length(prev_hash)), max(length(prev_hash)), "
+        "min(length(entry_hash)), max(length(entry_hash)), "
+        f"{texts}, {prevs}, {hashes} FROM ({inner}) AS page"
+    )
+
+
+class Block(NamedTuple):
+    """One page of entries, joined (see ``block_query``)."""
+
+    size: int
+    first: int | None
+    last: int | None
+    prev_lengths: tuple[int | None, int | None]
+    hash_lengths: tuple[int | None, int | None]
+    texts: bytes | None
+    prev_hashes: str | None
+    entry_hashes: str | None
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> Block:
+        count, first, last, pmin, pmax, emin, emax, texts, prevs, hashes = row
+        if isinstance(texts, str):
+            texts = texts.encode("utf-8")
+        elif isinstance(texts, memoryview):
+            texts = bytes(texts)
+        return cls(int(count), first, last, (pmin, pmax), (emin, emax), texts, prevs, hashes)
+
+
+def _read(
+    database: Database,
+    after: int,
+    batch: int,
+    head: list[tuple[int, str] | None],
+    read: Callable[[Connection, int], tuple[T, int, int]],
+) -> Iterator[T]:
+    """Pages after ``after``, each in its own short read; the tail and the head row in one
+    last read transaction, so they agree even while appends go on. ``read`` returns a page,
+    how many entries it holds and its last seq."""
+    with database.engine.connect() as connection:
+        last = after
+        while True:
+            page, count, page_last = read(connection, last)
+            end_read(connection)
+            if count < batch:
+                break
+            yield page
+            last = page_last
+        begin_snapshot(connection)
+        try:
+            rest: list[T] = []
+            while True:
+                page, count, page_last = read(connection, last)
+                if not count:
+                    break
+                rest.append(page)
+                last = page_last
+            found = fetch(
+                connection,
+                select(AuditHeadRow.seq, AuditHeadRow.entry_hash).where(AuditHeadRow.id == 1),
+            )
+        finally:
+            end_snapshot(connection)
+        head.append((int(found[0][0]), str(found[0][1])) if found else None)
+        yield from rest
 
 
 def pages(
@@ -111,34 +198,25 @@ def pages(
     *,
     stored: bool = True,
 ) -> Iterator[Page]:
-    """Entries after ``after`` in pages, each page in its own short read; the tail and the head
-    row in one last read transaction, so they agree even while appends go on."""
-    with database.engine.connect() as connection:
-        dialect = connection.dialect.name
-        last = after
-        while True:
-            page = fetch(connection, page_query(dialect, last, batch, stored=stored))
-            end_read(connection)
-            if len(page) < batch:
-                break
-            yield page
-            last = page[-1][0]
-        begin_snapshot(connection)
-        try:
-            rest: list[Page] = []
-            while tail := fetch(
-                connection,
-                page_query(dialect, rest[-1][-1][0] if rest else last, batch, stored=stored),
-            ):
-                rest.append(tail)
-            found = fetch(
-                connection,
-                select(AuditHeadRow.seq, AuditHeadRow.entry_hash).where(AuditHeadRow.id == 1),
-            )
-        finally:
-            end_snapshot(connection)
-        head.append((int(found[0][0]), str(found[0][1])) if found else None)
-        yield from rest
+    """Entries after ``after``, a list of (seq, text, prev hash, entry hash) per page."""
+
+    def read(connection: Connection, last: int) -> tuple[Page, int, int]:
+        page = fetch(connection, page_query(connection.dialect.name, last, batch, stored=stored))
+        return page, len(page), page[-1][0] if page else last
+
+    return _read(database, after, batch, head, read)
+
+
+def blocks(
+    database: Database, after: int, batch: int, head: list[tuple[int, str] | None]
+) -> Iterator[Block]:
+    """Entries after ``after`` with their stored text, one ``Block`` per page."""
+
+    def read(connection: Connection, last: int) -> tuple[Block, int, int]:
+        block = Block.of(fetch(connection, block_query(connection, last, batch))[0])
+        return block, block.size, block.last if block.last is not None else last
+
+    return _read(database, after, batch, head, read)
 
 
 def last_seq(database: Database) -> int:
@@ -235,9 +313,10 @@ class Snapshot:
 
 @dataclass
 class BulkScanner:
-    """Advances a ``ChainScanner``'s state a page at a time; stops at the first anomaly."""
+    """Advances a ``ChainScanner``'s state a block at a time; stops at the first anomaly."""
 
     scanner: ChainScanner
+    database: Database
     anomaly: int | None = None  # the first suspect sequence number
     snapshots: list[Snapshot] = field(default_factory=list)
 
@@ -245,36 +324,46 @@ class BulkScanner:
         self._sizes = sorted(self.scanner.marks)
         self._next_mark = 0
 
-    def feed(self, page: Sequence[tuple[Any, ...]]) -> bool:
-        """Check one page; False (and ``anomaly``) when something in it does not fit."""
+    def feed(self, block: Block) -> bool:
+        """Check one block; False (and ``anomaly``) when something in it does not fit."""
         if self.anomaly is not None:
             return False
-        if not page:
+        if not block.size:
             return True
         state = self.scanner
         self._save()
-        first = state.next_seq
-        count = len(page)
-        seqs, texts, prevs, hashes = zip(*page, strict=True)
-        sha = hashlib.sha256
-        try:
-            stored = [bytes.fromhex(h) for h in hashes]
-            chained = [bytes.fromhex(state.prev_hash), *stored[:-1]]
-            computed = [
-                sha(p + t.encode()).hexdigest() for p, t in zip(chained, texts, strict=True)
-            ]
-        except (TypeError, ValueError, AttributeError):
-            return self._stop(page)
+        first, count = state.next_seq, block.size
+        texts, prevs, hashes = block.texts, block.prev_hashes, block.entry_hashes
         if (
-            seqs[0] != first
-            or seqs[-1] != first + count - 1  # unique and ordered: first and last suffice
-            or prevs[0] != state.prev_hash
-            or prevs[1:] != hashes[:-1]
-            or computed != list(hashes)
+            block.first != first
+            or block.last != first + count - 1  # unique and ordered: first and last suffice
+            or block.prev_lengths != (64, 64)
+            or block.hash_lengths != (64, 64)
+            or texts is None
+            or prevs is None
+            or hashes is None
+            # every prev link at once: the hashes are 64 characters each
+            or prevs[:64] != state.prev_hash
+            or prevs[64:] != hashes[:-64]
         ):
-            return self._stop(page)
+            return self._stop(block)
+        pieces = texts.split(b"\n")
+        try:
+            stored = bytes.fromhex(hashes)
+            chained = bytes.fromhex(state.prev_hash) + stored[:-32]
+        except ValueError:
+            return self._stop(block)
+        if len(pieces) != count or stored.hex() != hashes:  # lower-case hex, as hexdigest
+            return self._stop(block)
+        sha = hashlib.sha256
+        digests = [
+            sha(chained[at : at + 32] + text).digest()
+            for at, text in zip(range(0, 32 * count, 32), pieces, strict=True)
+        ]
+        if b"".join(digests) != stored:
+            return self._stop(block)
         frontier = state.frontier
-        leaves = [sha(b"\x00" + d).digest() for d in stored] if frontier is not None else []
+        leaves = [sha(b"\x00" + d).digest() for d in digests] if frontier is not None else []
         done = 0
         sizes = self._sizes
         while self._next_mark < len(sizes) and sizes[self._next_mark] < first + count:
@@ -286,20 +375,20 @@ class BulkScanner:
             if frontier is not None:
                 frontier.extend(leaves[done:cut])
             done = cut
-            finding = state.check_marks(state.marks[size], hashes[cut - 1])
-            if finding is not None:
+            head_hash = hashes[(cut - 1) * 64 : cut * 64]
+            if state.check_marks(state.marks[size], head_hash) is not None:
                 self.anomaly = size
                 return False
         if frontier is not None:
             frontier.extend(leaves[done:])
         state.next_seq = first + count
-        state.before_prev = hashes[-2] if count > 1 else state.prev_hash
-        state.prev_hash = hashes[-1]
+        state.before_prev = hashes[-128:-64] if count > 1 else state.prev_hash
+        state.prev_hash = hashes[-64:]
         state.entries += count
         return True
 
     def restore(self, seq: int) -> None:
-        """Put the scanner back where it stood before the page holding ``seq``."""
+        """Put the scanner back where it stood before the block holding ``seq``."""
         state = self.scanner
         before = [s for s in self.snapshots if s.next_seq <= seq]
         snapshot = before[-1] if before else self.snapshots[0]
@@ -323,17 +412,24 @@ class BulkScanner:
             )
         )
 
-    def _stop(self, page: Sequence[tuple[Any, ...]]) -> bool:
-        """Name the first entry of the page that does not fit (one row at a time)."""
+    def _stop(self, block: Block) -> bool:
+        """Name the first entry of the block that does not fit, reading it row by row."""
         expected, prev = self.scanner.next_seq, self.scanner.prev_hash
-        for seq, text, prev_hash, entry_hash in page:
+        until = block.last if block.last is not None else expected
+        with self.database.engine.connect() as connection:
+            query = page_query(
+                connection.dialect.name, expected - 1, max(block.size, 1), stored=True
+            )
+            rows = fetch(connection, query.where(_T.seq <= max(until, expected)))
+            end_read(connection)
+        for seq, text, prev_hash, entry_hash in rows:
             if seq != expected or prev_hash != prev:
                 break
             try:
                 digest = hashlib.sha256(bytes.fromhex(prev) + text.encode()).hexdigest()
             except (TypeError, ValueError, AttributeError):
                 break
-            if digest != entry_hash:
+            if digest != entry_hash or "\n" in text:
                 break
             expected, prev = expected + 1, entry_hash
         self.anomaly = expected

@@ -28,6 +28,7 @@ from havre.audit.archive import ArchiveFile, ArchiveRecord, list_archives
 from havre.audit.bulk import (
     BulkScanner,
     ColumnCheck,
+    blocks,
     end_read,
     fetch,
     first_mismatch,
@@ -219,12 +220,12 @@ class Verifier:
         after = scanner.next_seq - 1
         until = last_seq(self.db)
         check = ColumnCheck(self.db, after, until).start()
-        bulk = BulkScanner(scanner)
+        bulk = BulkScanner(scanner, self.db)
         try:
-            # pages are read in a thread, a page or two ahead of the hashing
-            with contextlib.closing(prefetch(pages(self.db, after, self.batch, head))) as live:
-                for page in live:
-                    if not bulk.feed(page):
+            # blocks are read in a thread, a block or two ahead of the hashing
+            with contextlib.closing(prefetch(blocks(self.db, after, self.batch, head))) as live:
+                for block in live:
+                    if not bulk.feed(block):
                         check.stop_after(bulk.anomaly or until)
                         break
         finally:
