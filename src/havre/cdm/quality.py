@@ -1,7 +1,7 @@
 """Data quality checks on an OMOP data version, in the spirit of the OHDSI Data Quality
 Dashboard: completeness, conformance and plausibility, each a count of violating rows against
-a threshold. Checks of one table run as one scan (``count(*) FILTER``), joined to person,
-death, visits and observation periods where a rule needs them.
+a threshold. Checks of one table run as two scans (``count(*) FILTER``): one for the rules that
+look nothing up, one joined to person, death, visits and observation periods for the others.
 """
 
 from __future__ import annotations
@@ -220,20 +220,27 @@ def check_table(
     relation: str | None = None,
     lookup: Callable[[str], str] | None = None,
 ) -> list[QualityResult]:
-    """All rules of one table in one scan of it (read from ``relation``, by default the
+    """All rules of one table in two scans of it (read from ``relation``, by default the
     table's name; the tables its rules look up are named by ``lookup``)."""
     table_rules = rules(table, today_year)
-    joins = sorted({j for rule in table_rules for j in rule.joins})
     lookups = _joins(lookup or _same)
-    measures = []
-    for number, rule in enumerate(table_rules):
-        measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
-        measures.append(
-            f"count(*) FILTER (WHERE ({rule.applies}) AND ({rule.violating})) AS bad_{number}"
-        )
-    joined = " ".join(lookups[j] for j in joins)
-    query = f"SELECT {', '.join(measures)} FROM {relation or table} AS t {joined}"
-    row = engine.sql(query).to_pylist()[0]
+    row: dict[str, int | None] = {}
+    # the rules that look nothing up, then those that do: the joins then carry only the few
+    # columns their rules read, not every column the completeness rules scan
+    for joined_rules in (False, True):
+        numbered = [(n, r) for n, r in enumerate(table_rules) if bool(r.joins) is joined_rules]
+        if not numbered:
+            continue
+        measures = []
+        for number, rule in numbered:
+            measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
+            measures.append(
+                f"count(*) FILTER (WHERE ({rule.applies}) AND ({rule.violating})) AS bad_{number}"
+            )
+        joins = sorted({j for _, rule in numbered for j in rule.joins})
+        joined = " ".join(lookups[j] for j in joins)
+        query = f"SELECT {', '.join(measures)} FROM {relation or table} AS t {joined}"
+        row.update(engine.sql(query).to_pylist()[0])
     results = []
     for number, rule in enumerate(table_rules):
         total = int(row[f"total_{number}"] or 0)

@@ -18,10 +18,12 @@ from havre.ingest.fields import (
     Kind,
     date_column,
     dates_sql,
+    literal,
     problem_sql,
     quote,
     value_sql,
 )
+from havre.ingest.line_format import line_format
 from havre.ingest.model import ExtraColumns, SourceFile, StageJoin, staged_select, stored_select
 from havre.lake.textfiles import LineReader, check_header, line_sql, read_header, uses_crlf
 
@@ -164,8 +166,11 @@ def _select(
     expected: int,
     crlf: bool,
     extra: dict[str, str],
+    *,
+    fast_path: bool = True,
 ) -> str:
-    """SQL: the checked records of one file's lines (``line_no``, ``raw``)."""
+    """SQL: the checked records of one file's lines (``line_no``, ``raw``). ``fast_path``:
+    lines matching their ``line_format`` skip the checks it covers (same problems)."""
     end = 2 if crlf else 1
     last = expected - 1
     values = []
@@ -182,6 +187,8 @@ def _select(
             part = f"parts[{positions[f.name] + 1}]"
         values.append(f"{value_sql(f, part)} AS {f.column}")
     constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
+    matched = None
+    line_ok = "false"
     if fmt.quoted:
         # a quoted field left open (a line cut inside quotes) counts as a truncated line
         odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
@@ -192,15 +199,22 @@ def _select(
         decoded = f"SELECT line_no, raw, try(decode(raw)) AS line FROM {lines} WHERE line_no > 1"
         n_fields = "len(parts)"
         blank = f"octet_length(raw) <= {end}"
+    if not fmt.quoted and fast_path:
+        # unquoted lines keep their line end: the pattern ends with it (see line_format)
+        shape = line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
+        line_ok = f"regexp_full_match(line, {literal(shape.pattern)})"
+        matched = ("line_ok", shape.covered)
     staged = f"""
         SELECT {source.file_id} AS file_id, line_no,
                line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
-               hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
+               {line_ok} AS line_ok, hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
                {", ".join(values + constants)}
         FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts FROM ({decoded}))
     """
     dated = ", ".join(["*", *dates_sql(fields)])
-    problem = problem_sql(fields, ctx.today_iso, expected_fields=expected, typed=True)
+    problem = problem_sql(
+        fields, ctx.today_iso, expected_fields=expected, typed=True, matched=matched
+    )
     names = ", ".join(_names(fields, extra))
     return (
         f"SELECT file_id, line_no, {names}, {problem} AS problem "

@@ -18,6 +18,10 @@ INTEGER_PATTERN = r"^-?[0-9]{1,18}$"
 DECIMAL_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,9})?$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 MIN_DATE = "1900-01-01"
+# checks a match of the whole line can stand for (``line_format``)
+MISSING = "missing"
+KIND = "kind"
+PATTERN = "pattern"
 
 
 class Kind(StrEnum):
@@ -92,23 +96,29 @@ def _when(condition: str, reason: Reason, field: str | None) -> str:
     return f"WHEN {condition} THEN {literal(problem)}"
 
 
-def field_checks(field: Field, today: str, *, typed: bool = False) -> list[str]:
+def field_checks(
+    field: Field, today: str, *, typed: bool = False, covered: frozenset[str] = frozenset()
+) -> list[str]:
     """The ``WHEN`` branches of one field. ``typed``: a DATE field's cast is in its
-    ``date_column`` (computed once instead of in every branch)."""
+    ``date_column`` (computed once instead of in every branch). ``covered``: the checks a
+    match of the whole line already passed (``LineFormat``), left out: ``missing``, ``kind``
+    (the integer, decimal, date or NIR format), ``pattern``."""
     col = field.column
     as_date = date_column(field) if typed else f"TRY_CAST({col} AS DATE)"
     checks: list[str] = []
-    if field.required and field.default is None:
+    if field.required and field.default is None and MISSING not in covered:
         checks.append(_when(f"{col} IS NULL", Reason.MISSING_REQUIRED, field.name))
     present = f"{col} IS NOT NULL"
+    kind_covered = KIND in covered
     if field.kind is Kind.INTEGER:
-        checks.append(
-            _when(
-                f"{present} AND NOT regexp_matches({col}, {literal(INTEGER_PATTERN)})",
-                Reason.WRONG_TYPE,
-                field.name,
+        if not kind_covered:
+            checks.append(
+                _when(
+                    f"{present} AND NOT regexp_matches({col}, {literal(INTEGER_PATTERN)})",
+                    Reason.WRONG_TYPE,
+                    field.name,
+                )
             )
-        )
         bounds = []
         if field.min_value is not None:
             bounds.append(f"TRY_CAST({col} AS BIGINT) < {field.min_value}")
@@ -119,18 +129,22 @@ def field_checks(field: Field, today: str, *, typed: bool = False) -> list[str]:
                 _when(f"{present} AND ({' OR '.join(bounds)})", field.range_reason, field.name)
             )
     elif field.kind is Kind.DECIMAL:
-        checks.append(
-            _when(
-                f"{present} AND NOT regexp_matches({col}, {literal(DECIMAL_PATTERN)})",
-                Reason.WRONG_TYPE,
-                field.name,
+        if not kind_covered:
+            checks.append(
+                _when(
+                    f"{present} AND NOT regexp_matches({col}, {literal(DECIMAL_PATTERN)})",
+                    Reason.WRONG_TYPE,
+                    field.name,
+                )
             )
-        )
     elif field.kind is Kind.DATE:
+        # the line's match proves the format, not that the date exists (2023-02-30)
+        well_formed = (
+            "" if kind_covered else f"NOT regexp_matches({col}, {literal(DATE_PATTERN)}) OR "
+        )
         checks.append(
             _when(
-                f"{present} AND (NOT regexp_matches({col}, {literal(DATE_PATTERN)}) "
-                f"OR {as_date} IS NULL)",
+                f"{present} AND ({well_formed}{as_date} IS NULL)",
                 Reason.BAD_DATE,
                 field.name,
             )
@@ -144,13 +158,14 @@ def field_checks(field: Field, today: str, *, typed: bool = False) -> list[str]:
             )
         )
     elif field.kind is Kind.NIR:
-        checks.append(
-            _when(
-                f"{present} AND NOT regexp_matches({col}, {literal(NIR_PATTERN)})",
-                Reason.BAD_NIR_FORMAT,
-                field.name,
+        if not kind_covered:
+            checks.append(
+                _when(
+                    f"{present} AND NOT regexp_matches({col}, {literal(NIR_PATTERN)})",
+                    Reason.BAD_NIR_FORMAT,
+                    field.name,
+                )
             )
-        )
         # Corsican NIRs (2A, 2B) are rare: the plain cast serves the others, cheaper than
         # replacing in every NIR (a NIR past the format check has digits elsewhere)
         head = f"substr({col}, 1, 13)"
@@ -163,7 +178,7 @@ def field_checks(field: Field, today: str, *, typed: bool = False) -> list[str]:
                 field.name,
             )
         )
-    if field.pattern is not None:
+    if field.pattern is not None and PATTERN not in covered:
         checks.append(
             _when(
                 f"{present} AND NOT regexp_matches({col}, {literal(field.pattern)})",
@@ -221,18 +236,44 @@ def line_checks(expected_fields: int) -> list[str]:
 
 
 def problem_sql(
-    fields: tuple[Field, ...], today: str, *, expected_fields: int | None, typed: bool = False
+    fields: tuple[Field, ...],
+    today: str,
+    *,
+    expected_fields: int | None,
+    typed: bool = False,
+    matched: tuple[str, dict[str, frozenset[str]]] | None = None,
 ) -> str:
-    """SQL: ``reason|FIELD`` of the first problem of a record, NULL when it has none."""
+    """SQL: ``reason|FIELD`` of the first problem of a record, NULL when it has none.
+
+    ``matched``: (SQL true when the record's line matched its ``line_format``, the checks
+    that match covers per field). A matching record runs only the other checks; any other
+    record runs them all, in order.
+    """
+    full = _first_problem(fields, today, expected_fields, typed, {})
+    if matched is None:
+        return full
+    condition, covered = matched
+    rest = _first_problem(fields, today, expected_fields, typed, covered)
+    return f"CASE WHEN {condition} AND {rest} IS NULL THEN NULL ELSE {full} END"
+
+
+def _first_problem(
+    fields: tuple[Field, ...],
+    today: str,
+    expected_fields: int | None,
+    typed: bool,
+    covered: dict[str, frozenset[str]],
+) -> str:
     whens: list[str] = []
     if expected_fields is not None:
         whens.extend(line_checks(expected_fields))
     for field in fields:
-        whens.extend(field_checks(field, today, typed=typed))
+        checks = covered.get(field.name, frozenset())
+        whens.extend(field_checks(field, today, typed=typed, covered=checks))
     whens.extend(order_checks(fields, typed=typed))
     if not whens:
         return "CAST(NULL AS VARCHAR)"
-    return "CASE\n        " + "\n        ".join(whens) + "\n    END"
+    return "(CASE\n        " + "\n        ".join(whens) + "\n    END)"
 
 
 def quarantine_value_sql(fields: tuple[Field, ...], field_name: str, alias: str) -> str:

@@ -1,0 +1,132 @@
+"""The whole-line fast path of delimited staging finds exactly the problems of the full checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
+
+import duckdb
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from havre.cdm.vocabulary import code_sets
+from havre.ingest.delimited import DelimitedFormat, _select
+from havre.ingest.fields import Field
+from havre.ingest.line_format import line_format
+from havre.ingest.model import SourceFile
+from havre.ingest.snds.tables import table_fields
+
+TABLES = ("IR_BEN_R", "ER_PRS_F", "ER_PHA_F", "T_MCO15B", "T_MCO15C", "IR_IMB_R", "KI_CCI_R")
+VALID = {
+    "IR_BEN_R": "176027512345678;1;1976;02;1;75;75056;;0;123456789;2015-01-01",
+    "ER_PRS_F": "12;176027512345678;1;2020-03-01;2020-03-02;1111;1;12345678;750000001;1;23;23.5",
+    "ER_PHA_F": "12;3400930079195;A10BA02;1;16.52",
+    "T_MCO15B": "750000001;R1;E119;;3;8;8;05M092;75001;75;44;1;2015;3",
+    "T_MCO15C": "750000001;R1;176027512345678;1;2015-03-01;2015-03-04",
+    "IR_IMB_R": "176027512345678;1;8;2016-01-01;;E119;",
+    "KI_CCI_R": "176027512345678;1;2019-05-01;I219;75;75056",
+}
+# pieces that break (or keep) a field's format, date, key, code or the line itself
+PIECES = [
+    "",
+    " ",
+    "x",
+    "1",
+    "-1",
+    "0",
+    "99",
+    "100",
+    "1.5",
+    "1.",
+    "2020-02-30",
+    "1899-12-31",
+    "2999-01-01",
+    "2020-3-01",
+    "2A",
+    "176027512345679",
+    "17602751234568",
+    "a",
+    "e119",
+    ";",
+    "\r",
+    "é",
+    "12345678901234567890",
+]
+
+
+def _fields(table: str) -> tuple[Field, ...]:
+    return table_fields(table)
+
+
+def _problems(
+    con: duckdb.DuckDBPyConnection, table: str, lines: list[bytes], fast: bool
+) -> list[tuple[Any, ...]]:
+    fields = _fields(table)
+    fmt = DelimitedFormat(delimiter=";")
+    positions = {f.name: i for i, f in enumerate(fields)}
+    raw = [b"header\n", *lines]
+    con.register(
+        "lines_0",
+        pa.table({"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}),
+    )
+    source = SourceFile(0, Path("x.csv"), "x.csv", table, "0" * 64, 0)
+    ctx = cast(Any, SimpleNamespace(today_iso=dt.date(2024, 12, 31).isoformat()))
+    query = _select(
+        ctx, source, "lines_0", fields, fmt, positions, len(fields), False, {}, fast_path=fast
+    )
+    return con.sql(f"SELECT line_no, problem FROM ({query}) ORDER BY line_no").fetchall()
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    connection = duckdb.connect()
+    for name, table in code_sets().items():
+        connection.register(name, table)
+    return connection
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(TABLES),
+    edits=st.lists(
+        st.tuples(st.integers(0, 15), st.sampled_from(PIECES), st.booleans()),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_fast_path_gives_the_same_problem(
+    con: duckdb.DuckDBPyConnection, table: str, edits: list[tuple[int, str, bool]]
+) -> None:
+    values = VALID[table].split(";")
+    lines = [(VALID[table] + "\n").encode()]
+    for index, piece, append in edits:
+        at = index % len(values)
+        values[at] = values[at] + piece if append else piece
+        lines.append((";".join(values) + "\n").encode())
+    lines.append(b"\n")
+    lines.append(b"\xff\xfe;1\n")
+    assert _problems(con, table, lines, fast=True) == _problems(con, table, lines, fast=False)
+
+
+def test_valid_lines_match_and_need_no_problem(con: duckdb.DuckDBPyConnection) -> None:
+    for table, line in VALID.items():
+        fields = _fields(table)
+        shape = line_format(
+            fields, {f.name: i for i, f in enumerate(fields)}, len(fields), ";", "\n"
+        )
+        matched = con.execute("SELECT regexp_full_match(?, ?)", [line + "\n", shape.pattern])
+        assert matched.fetchall() == [(True,)], table
+        assert _problems(con, table, [(line + "\n").encode()], fast=True) == [(2, None)], table
+
+
+def test_a_pattern_that_could_reach_past_its_field_is_left_to_its_own_check() -> None:
+    loose = Field("CODE", pattern=r"^.{1,5}$", required=True)
+    shape = line_format((loose,), {"CODE": 0}, 1, ";", "\n")
+    assert shape.pattern == "[^;]+\\n"
+    assert shape.covered["CODE"] == frozenset({"missing"})
