@@ -205,8 +205,10 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, T
     (seating people costs more than the project work a test does)."""
     made: dict[str, Template] = {}
     admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    passwords.HASHER = FAST_TEST_HASHER
     try:
+        # the cheap hasher only while seating the cast: a session fixture must not leave it in
+        # place for the tests that check the real argon2id cost and timing
+        passwords.HASHER = FAST_TEST_HASHER
         for kind in ("sqlite", "postgresql"):
             home = tmp_path_factory.mktemp(f"projects-template-{kind}") / "home"
             url = f"sqlite:///{home / 'havre.db'}"
@@ -223,6 +225,7 @@ def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, T
             made[kind] = Template(home, url, persons, list(people._admins), dict(people._next_step))
             if kind == "postgresql":
                 made[kind].rows = _snapshot(url)
+        passwords.HASHER = ORIGINAL_HASHER
         yield made
     finally:
         passwords.HASHER = ORIGINAL_HASHER
