@@ -9,10 +9,12 @@ import statistics
 from collections.abc import Iterator
 
 import duckdb
+import numpy as np
 import pytest
 
+from havre.cdm.reference import departements
 from havre.cdm.territory import commune_territory
-from havre.synth import SynthManifest
+from havre.synth import SynthManifest, params
 
 
 @pytest.fixture(scope="module")
@@ -153,3 +155,124 @@ def test_files_agree_with_the_ground_truth(
         assert abs(found.get(code, 0) - by_departement[code]["diabetics"]) <= max(  # type: ignore[operator]
             3, 0.15 * by_departement[code]["diabetics"]
         )
+
+
+def test_residence_follows_the_insee_populations(study: duckdb.DuckDBPyConnection) -> None:
+    """Persons per département in proportion to the INSEE populations shipped in geo/."""
+    study.register("insee", departements())
+    ((correlation, placed, persons),) = one(
+        study,
+        "WITH n AS (SELECT departement, count(*) AS k FROM ben GROUP BY ALL) "
+        "SELECT corr(coalesce(n.k, 0), i.population), sum(n.k), (SELECT count(*) FROM ben) "
+        "FROM insee i LEFT JOIN n ON n.departement = i.code_departement "
+        "WHERE i.code_departement NOT IN ('975', '977', '978', '984', '986', '987', '988', "
+        "'989')",  # collectivities outside the general scheme's territory
+    )
+    assert placed == persons  # every residence is a known département
+    assert float(correlation) > 0.99  # type: ignore[arg-type]
+    shares = dict(
+        one(study, "SELECT departement, count(*) / sum(count(*)) OVER () FROM ben GROUP BY ALL")
+    )
+    population = dict(
+        zip(
+            departements().column("code_departement").to_pylist(),
+            departements().column("population").to_pylist(),
+            strict=True,
+        )
+    )
+    total = sum(v for k, v in population.items() if v and k not in ("975", "977", "978"))
+    for code in ("75", "13", "59", "974", "48"):  # large, overseas, and the smallest
+        expected = population[code] / total
+        assert abs(float(shares.get(code, 0.0)) - expected) < max(  # type: ignore[arg-type]
+            0.2 * expected, 0.0012
+        ), code
+
+
+def test_age_and_sex_follow_the_documented_pyramid(
+    study: duckdb.DuckDBPyConnection, medium_delivery: SynthManifest
+) -> None:
+    """At the start of the period: 5-year bands and sexes in the proportions of the pyramid
+    (approximate INSEE 2024 shares), about 52 % women and a fifth aged 65 or more."""
+    start = int(medium_delivery.document["arguments"]["start"][:4])
+    root = medium_delivery.path.parent / "snds"
+    rows = one(
+        study,
+        f"SELECT least(({start} - BEN_NAI_ANN::INT) // 5, 19) AS band, BEN_SEX_COD::INT AS sex, "
+        "count(*) FROM read_csv('" + str(root / "IR_BEN_R.csv") + "', delim=';', "
+        "header=true, all_varchar=true) "
+        f"WHERE BEN_NAI_ANN::INT < {start} GROUP BY ALL",
+    )
+    counts = {(int(b), int(s)): int(n) for b, s, n in rows}  # type: ignore[call-overload]
+    persons = sum(counts.values())
+    expected = np.concatenate([params.PYRAMID_MALE, params.PYRAMID_FEMALE])
+    expected = expected / expected.sum()
+    found = np.array([counts.get((band, sex), 0) / persons for sex in (1, 2) for band in range(20)])
+    assert 0.5 * np.abs(found - expected).sum() < 0.03  # total variation distance
+    women = found[20:].sum()
+    aged_65 = found[13:20].sum() + found[33:40].sum()
+    assert 0.505 < women < 0.535
+    assert 0.19 < aged_65 < 0.25
+
+
+def test_hypertension_and_kidney_disease_show_in_the_claims(
+    study: duckdb.DuckDBPyConnection, medium_delivery: SynthManifest
+) -> None:
+    """Treated hypertension (two antihypertensive dispensings in the last year) finds nearly
+    all the true hypertensives, rises with age and is more common among diabetics; kidney
+    failure brings ALD 19 and CKD diagnoses at stays."""
+    truth = medium_delivery.ground_truth
+    study.execute("""
+        CREATE OR REPLACE TABLE treated_hypertension AS SELECT nir FROM drugs
+         WHERE year(day) = 2024 AND atc IN ('C09AA05', 'C09CA01', 'C08CA01')
+         GROUP BY ALL HAVING count(*) >= 2
+    """)
+    rows = one(
+        study,
+        "SELECT CASE WHEN age < 40 THEN 0 WHEN age < 65 THEN 1 ELSE 2 END AS band, "
+        "avg((nir IN (SELECT nir FROM treated_hypertension))::INT), "
+        "sum((nir IN (SELECT nir FROM treated_hypertension))::INT) "
+        "FROM people GROUP BY ALL ORDER BY band",
+    )
+    rates = [float(rate) for _, rate, _ in rows]  # type: ignore[arg-type]
+    treated = sum(int(n) for _, _, n in rows)  # type: ignore[call-overload]
+    assert rates == sorted(rates) and rates[2] > 10 * rates[0]
+    assert 0.85 * truth["hypertensive_at_end"] < treated <= truth["hypertensive_at_end"]
+    ((diabetic_rate, other_rate),) = one(
+        study,
+        "SELECT avg(h::INT) FILTER (WHERE diabetic), avg(h::INT) FILTER (WHERE NOT diabetic) "
+        "FROM (SELECT diabetic, nir IN (SELECT nir FROM treated_hypertension) AS h "
+        "FROM people WHERE age >= 40)",
+    )
+    assert float(diabetic_rate) > 1.3 * float(other_rate)  # type: ignore[arg-type]
+    root = medium_delivery.path.parent / "snds"
+    ((ald_19,),) = one(
+        study,
+        "SELECT count(DISTINCT BEN_NIR) FROM read_csv('" + str(root / "IR_IMB_R.csv") + "', "
+        "delim=';', header=true, all_varchar=true) WHERE IMB_ALD_NUM = '19'",
+    )
+    ckd_stays = sum(path.read_text().count(";N18") for path in root.glob("T_MCO*[BD].csv"))
+    assert truth["ckd_at_end"] > 0 and 0 < int(ald_19) < truth["ckd_at_end"]  # type: ignore[call-overload]
+    assert ckd_stays > 0
+
+
+def test_every_death_has_its_cause(
+    study: duckdb.DuckDBPyConnection, medium_delivery: SynthManifest
+) -> None:
+    """KI_CCI_R holds one cause (an ICD-10 code) for each death, on the beneficiary's date of
+    death; diabetics die of diabetes (E11) now and then, others never."""
+    root = medium_delivery.path.parent / "snds"
+    ((deaths, same_date, coded, e11_diabetic, e11_other),) = one(
+        study,
+        "SELECT count(*), count(*) FILTER (WHERE k.BEN_DCD_DTE = b.dead), "
+        "count(*) FILTER (WHERE regexp_full_match(k.DCD_CIM_COD, '[A-Z][0-9]{2,3}')), "
+        "count(*) FILTER (WHERE k.DCD_CIM_COD LIKE 'E11%' AND k.BEN_NIR IN "
+        "  (SELECT nir FROM drugs WHERE atc LIKE 'A10%')), "
+        "count(*) FILTER (WHERE k.DCD_CIM_COD LIKE 'E11%' AND k.BEN_NIR NOT IN "
+        "  (SELECT nir FROM drugs WHERE atc LIKE 'A10%')) "
+        "FROM read_csv('" + str(root / "KI_CCI_R.csv") + "', delim=';', header=true, "
+        "all_varchar=true) k LEFT JOIN ben b ON b.nir = k.BEN_NIR",
+    )
+    assert deaths == medium_delivery.ground_truth["population"]["deaths_in_period"]
+    assert same_date == deaths and coded == deaths
+    assert int(e11_diabetic) > 0  # type: ignore[call-overload]
+    assert e11_other == 0
