@@ -3,19 +3,17 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-SYSTEM_STAMP := $(VENV)/.system-deps
 
 .PHONY: setup demo test test-fast lint bench clean lock
 
-setup: $(STAMP) $(SYSTEM_STAMP)
+# The Debian packages are checked on every run (a few `command -v`, installed only when
+# missing); the Python packages again only when the lock, pyproject.toml or the script change.
+setup: $(STAMP)
+	@scripts/system-deps.sh
 
 $(STAMP): requirements.lock pyproject.toml scripts/setup-python.sh
 	@scripts/setup-python.sh
 	@touch $(STAMP)
-
-$(SYSTEM_STAMP): scripts/system-deps.sh | $(STAMP)
-	@scripts/system-deps.sh
-	@touch $(SYSTEM_STAMP)
 
 demo: setup
 	$(VENV)/bin/havre demo
