@@ -324,12 +324,9 @@ class SparkEngine:
         translated = translate(statement)
         if translated.kind in (StatementKind.CREATE_TEMP, StatementKind.DELETE):
             assert translated.table is not None
-            # a temporary table is a snapshot: compute it now, as DuckDB does
-            frame = self._run(translated.sql)
-            try:
-                frame = frame.localCheckpoint(eager=True)
-            except Exception as exc:
-                raise EngineError(f"Spark failed: {_reason(exc)}") from None
+            # a temporary table is computed once and kept: cached on its first use (its
+            # inputs never change under it, so the lazy cache holds what DuckDB would store)
+            frame = self._run(translated.sql).cache()
             self._drop(translated.table)
             self._view(translated.table, frame)
         elif translated.kind is StatementKind.DROP:
@@ -362,7 +359,6 @@ class SparkEngine:
         try:
             (
                 frame.write.mode("errorifexists")
-                .option("parquet.encryption.footer.key", identifier)
                 .option("parquet.encryption.uniform.key", identifier)
                 .option("parquet.encryption.double.wrapping", "true")
                 .option("compression", "zstd")

@@ -23,7 +23,7 @@ from havre.core.ids import new_id
 from havre.governance.projects import Permit
 from havre.keys.parquet import ParquetCrypto
 from havre.lake import LakeVersion
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import open_engine
 from havre.workspace.extract import Extraction, target_schema
 from havre.workspace.manifest import (
     DataRef,
@@ -80,7 +80,7 @@ def build_staged(
     started = time.perf_counter()
     plan = plan_for(request.permit, source)
     temp = settings.home / "tmp" / f"workspace-{new_id('run')}"
-    engine = DuckDBEngine(settings, temp_directory=temp)
+    engine = open_engine(settings, keys=files.keys, temp_directory=temp)
     crypto = ParquetCrypto(files.keys)
     try:
         extraction = Extraction(
@@ -161,11 +161,7 @@ def build_staged(
         ),
         withheld=plan.withheld,
         encryption={"key": request.key_name, "scheme": "parquet-modular-aes-gcm"},
-        software={
-            "havre": havre.__version__,
-            "duckdb": duckdb.__version__,
-            "pyarrow": pa.__version__,
-        },
+        software=_software(engine.name),
     )
     digest = files.write_manifest(staged, manifest, request.key_name)
     return Staged(
@@ -175,6 +171,15 @@ def build_staged(
         new_persons=mapped - request.previous.num_rows,
         seconds=time.perf_counter() - started,
     )
+
+
+def _software(engine: str) -> dict[str, str]:
+    versions = {"havre": havre.__version__, "duckdb": duckdb.__version__, "pyarrow": pa.__version__}
+    if engine == "spark":
+        import pyspark
+
+        versions["spark"] = pyspark.__version__
+    return versions
 
 
 def objecting_persons(link: pa.Table, register: pa.Table) -> pa.Table:

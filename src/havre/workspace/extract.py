@@ -375,8 +375,9 @@ class Extraction:
 
     def _tie(self, record_id: str) -> str:
         # same-day records are ordered by a salted hash, not by the lake's id: an order
-        # shared by two projects would be a fingerprint linking their persons
-        return f"hash({record_id}, {self.secrets.order_salt})"
+        # shared by two projects would be a fingerprint linking their persons. md5 of the
+        # text, not the engine's hash(): DuckDB and Spark give it the same value.
+        return f"md5(CAST({record_id} AS VARCHAR) || ':{self.secrets.order_salt}')"
 
     def _period_sql(self, table: str) -> str:
         start, end = _literal_date(self.period.start), _literal_date(self.period.end)

@@ -33,7 +33,7 @@ from havre.governance.projects import (
     RowFilter,
     terms_sha256,
 )
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import Engine, open_engine
 from havre.workspace.builder import plan_for
 from havre.workspace.extract import Extraction, empty_objectors
 from havre.workspace.plan import ExtractPlan, Treatment
@@ -148,9 +148,9 @@ class RiskPreview:
 
     # -- steps ------------------------------------------------------------------------------
     @contextmanager
-    def _engine(self) -> Iterator[DuckDBEngine]:
+    def _engine(self) -> Iterator[Engine]:
         temp = self.settings.home / "tmp" / f"risk-{new_id('run')}"
-        engine = DuckDBEngine(self.settings, temp_directory=temp)
+        engine = open_engine(self.settings, keys=self.lake.keys, temp_directory=temp)
         try:
             yield engine
         finally:
@@ -159,7 +159,7 @@ class RiskPreview:
 
     def _person_table(
         self,
-        engine: DuckDBEngine,
+        engine: Engine,
         source: LakeVersion,
         plan: ExtractPlan,
         throwaway: ProjectSecrets,
@@ -173,7 +173,7 @@ class RiskPreview:
         return derive(engine, extraction, source, rare, request.sensitive)
 
     def _measure(
-        self, engine: DuckDBEngine, table: PersonTable, target: RiskTarget
+        self, engine: Engine, table: PersonTable, target: RiskTarget
     ) -> tuple[RiskAssessment, SuggestionReport]:
         from havre.disclosure.risk import (
             Population as RiskPopulation,

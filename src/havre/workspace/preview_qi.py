@@ -16,7 +16,7 @@ import pyarrow as pa
 from havre.disclosure.risk import ColumnKind, hierarchy
 from havre.governance.projects import SensitiveAttribute
 from havre.lake import LakeVersion
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import Engine
 from havre.workspace.extract import Extraction
 from havre.workspace.plan import (
     EVENT_DATE,
@@ -38,7 +38,7 @@ GENDER = (
 )
 
 
-def _scalar(engine: DuckDBEngine, query: str) -> Any:
+def _scalar(engine: Engine, query: str) -> Any:
     table = engine.sql(query)  # errors come back as EngineError, never raw DuckDB ones
     return table.column(0)[0].as_py() if table.num_rows else None
 
@@ -78,7 +78,7 @@ class RareCodes:
     @classmethod
     def of_version(
         cls,
-        engine: DuckDBEngine,
+        engine: Engine,
         source: LakeVersion,
         prevalence: float,
         floor: int,
@@ -113,7 +113,7 @@ class RareCodes:
 
 @dataclass
 class PersonTable:
-    engine: DuckDBEngine
+    engine: Engine
     quasi_identifiers: list[Derived]
     sensitive: list[Derived]
     columns: list[str]  # every quasi-identifier column built, measured or not
@@ -130,7 +130,7 @@ class PersonTable:
 
 
 def derive(
-    engine: DuckDBEngine,
+    engine: Engine,
     extraction: Extraction,
     source: LakeVersion,
     rare: RareCodes,
@@ -144,7 +144,7 @@ def derive(
 class _Builder:
     def __init__(
         self,
-        engine: DuckDBEngine,
+        engine: Engine,
         extraction: Extraction,
         source: LakeVersion,
         rare: RareCodes,

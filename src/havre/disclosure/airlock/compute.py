@@ -30,6 +30,7 @@ from havre.disclosure.privacy import dp_counts
 from havre.disclosure.regression import Coefficient, RegressionOutput
 from havre.disclosure.releases import PopulationOverlap, ReleaseRecord, release_record
 from havre.disclosure.report import Status, combine_status
+from havre.lake.engine import Engine
 
 DP_RULE = "differential_privacy"
 
@@ -113,6 +114,7 @@ def table_candidate(
     population: Population,
     earlier: Sequence[Earlier],
     project_id: str,
+    engine: Engine | None = None,
 ) -> Candidate:
     policy = resolve_margins(policy, spec)
     table_spec = TableSpec(
@@ -125,7 +127,7 @@ def table_candidate(
         margins=policy.params.margins,
         top_n=max(2, policy.params.nk_n),
     )
-    table = aggregate(rows.table, table_spec)
+    table = aggregate(rows.table, table_spec, engine=engine)
     overlaps: dict[str, PopulationOverlap] = {}
     for before in earlier:
         same = before.record.population.definition_hash == population.ref.definition_hash

@@ -45,6 +45,7 @@ from havre.disclosure.airlock.views import ReleaseView
 from havre.disclosure.models import ReleaseOutputRow, ReleaseRequestRow
 from havre.disclosure.report import Status
 from havre.governance.identity import require_person
+from havre.lake.engine import open_engine
 
 
 class RequestingMixin(AirlockBase):
@@ -319,9 +320,14 @@ class RequestingMixin(AirlockBase):
             if output.dp is not None:
                 done[output.name] = dp_candidate(output_id, output, rows, policy, population)
                 continue
-            candidate = table_candidate(
-                output_id, output, rows, policy, population, earlier, project_id
-            )
+            # the cell table is computed on the hub's engine (HAVRE_ENGINE), as every analysis
+            engine = open_engine(self.settings)
+            try:
+                candidate = table_candidate(
+                    output_id, output, rows, policy, population, earlier, project_id, engine
+                )
+            finally:
+                engine.close()
             done[output.name] = candidate
             # outputs leaving together are differenced with one another too
             if candidate.record is not None and candidate.status is not Status.FAIL:
