@@ -111,17 +111,17 @@ def block_query(connection: Connection, after: int, limit: int) -> str:
     and hashes each joined into one string, so the driver makes a few objects per page, not
     five per entry. Texts are joined with a newline, which canonical JSON never holds raw
     (it escapes control characters): an entry whose stored text holds one splits the page
-    wrong and fails its hash. Rows are joined in seq order (PostgreSQL: ORDER BY; SQLite:
-    the order the ordered subquery yields them); a page joined in any other order would fail
-    its hashes and be read again row by row, never pass."""
+    wrong and fails its hash. Rows are joined in the order the ordered subquery yields them
+    (what both databases do; an ORDER BY inside the aggregates would sort the page thrice);
+    a page joined in any other order would fail its hashes and be read row by row, never
+    pass."""
     inner = _sql(connection, page_query(connection.dialect.name, after, limit, stored=True))
     if connection.dialect.name == "sqlite":
         texts = "CAST(group_concat(text, char(10)) AS BLOB)"
         prevs, hashes = "group_concat(prev_hash, '')", "group_concat(entry_hash, '')"
     else:
-        texts = "string_agg(text, chr(10) ORDER BY seq)"
-        prevs = "string_agg(prev_hash, '' ORDER BY seq)"
-        hashes = "string_agg(entry_hash, '' ORDER BY seq)"
+        texts = "string_agg(text, chr(10))"
+        prevs, hashes = "string_agg(prev_hash, '')", "string_agg(entry_hash, '')"
     return (
         "SELECT count(*), min(seq), max(seq), "
         "min(length(prev_hash)), max(length(prev_hash)), "
@@ -261,43 +261,70 @@ def _same_in_python(connection: Connection, seq: int) -> bool:
 
 
 class ColumnCheck:
-    """``first_mismatch`` over a range, chunk by chunk in a thread (its own connection)."""
+    """``first_mismatch`` over a range in chunks, on ``workers`` threads (a connection each).
 
-    def __init__(self, database: Database, after: int, until: int, chunk: int = CHECK_CHUNK):
+    On PostgreSQL each worker is a server process of its own, so two share the text building
+    between the cores; on SQLite one worker already runs beside the hashing thread."""
+
+    def __init__(
+        self,
+        database: Database,
+        after: int,
+        until: int,
+        *,
+        chunk: int = CHECK_CHUNK,
+        workers: int = 1,
+    ) -> None:
         self.db = database
         self.after, self.until, self.chunk = after, until, chunk
-        self.found: int | None = None
         self._limit = until
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="audit-verify-columns", daemon=True)
+        self._found: list[int] = []
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._next = after
+        self._threads = [
+            threading.Thread(target=self._run, name=f"audit-verify-columns-{n}", daemon=True)
+            for n in range(max(1, workers))
+        ]
 
     def start(self) -> ColumnCheck:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
         return self
 
     def stop_after(self, seq: int) -> None:
         """Nothing past ``seq`` matters any more (an earlier anomaly was found there)."""
-        self._limit = min(self._limit, seq)
+        with self._lock:
+            self._limit = min(self._limit, seq)
 
     def result(self) -> int | None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self.found
+        for thread in self._threads:
+            thread.join()
+        if self._errors:
+            raise self._errors[0]
+        # chunks are handed out in order and none below a mismatch is skipped: the least
+        # mismatch found is the first one
+        return min(self._found, default=None)
+
+    def _take(self) -> tuple[int, int] | None:
+        with self._lock:
+            low = self._next
+            if low >= min(self.until, self._limit):
+                return None
+            self._next = min(low + self.chunk, self.until)
+            return low, self._next
 
     def _run(self) -> None:
         try:
             with self.db.engine.connect() as connection:
-                low = self.after
-                while low < min(self.until, self._limit):
-                    high = min(low + self.chunk, self.until)
-                    found = first_mismatch(connection, low, high)
+                while (chunk := self._take()) is not None:
+                    found = first_mismatch(connection, *chunk)
                     if found is not None:
-                        self.found = found
-                        return
-                    low = high
+                        with self._lock:
+                            self._found.append(found)
+                            self._limit = min(self._limit, found)
         except BaseException as error:  # raised in the caller's thread
-            self._error = error
+            self._errors.append(error)
 
 
 # -- the scan ---------------------------------------------------------------------------------

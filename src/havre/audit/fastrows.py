@@ -1,12 +1,15 @@
-"""The database builds each entry's canonical JSON, so verification reads one string per entry.
+"""The database builds each entry's canonical JSON from its columns.
 
-Python would spend most of a verification building strings; the database does it in C while
-it reads the row. Strings are quoted with the database's JSON quoting (SQLite ``json_quote``,
-PostgreSQL ``to_json``), which escapes exactly as ``json.dumps`` does, and the timestamp is
-written as ``isoformat`` writes it. The result is an optimization, never the reference: a
-row whose database-built text does not hash to its stored hash is rebuilt in Python
-(``rows.canonical_bytes``) before anything is called damage. Because the quoting is real
-JSON quoting, the text is injective: no edit of the fields can reproduce another entry's text.
+Verification uses it twice: to check that the text stored with each entry still equals its
+columns (``bulk.first_mismatch``), and as the reference scan's text (entries stored before
+the text was, and the diagnosis of a damage). Python would spend most of the time building
+strings; the database does it in C. Strings are quoted with the database's JSON quoting
+(SQLite ``json_quote``, PostgreSQL ``to_json``), which escapes exactly as ``json.dumps``
+does, and the timestamp is written as ``isoformat`` writes it. The result is an
+optimization, never the reference: a text the database builds differently is rebuilt in
+Python (``rows.canonical_bytes``) before anything is called damage. Because the quoting is
+real JSON quoting, the text is injective: no edit of the fields can reproduce another
+entry's text.
 """
 
 from __future__ import annotations
@@ -110,22 +113,6 @@ def canonical_expression(dialect: str) -> ColumnElement[str]:
 
 def canonical_sql(dialect: str) -> ColumnElement[str]:
     return canonical_expression(dialect).label("canonical")
-
-
-def read_fast(
-    connection: Connection, after_seq: int, limit: int, until_seq: int | None = None
-) -> list[FastRow]:
-    """One keyset page of (seq, canonical text, prev hash, entry hash)."""
-    query = (
-        select(_T.seq, canonical_sql(connection.dialect.name), _T.prev_hash, _T.entry_hash)
-        .where(_T.seq > after_seq)
-        .order_by(_T.seq)
-        .limit(limit)
-    )
-    if until_seq is not None:
-        query = query.where(_T.seq <= until_seq)
-    # plain tuples from fetchall: no per-row Python call on the hot path
-    return connection.execute(query).all()  # type: ignore[return-value]
 
 
 def read_full(connection: Connection, from_seq: int, limit: int) -> list[EntryRow]:

@@ -219,7 +219,8 @@ class Verifier:
         scan over the columns from the state saved before it names the damage."""
         after = scanner.next_seq - 1
         until = last_seq(self.db)
-        check = ColumnCheck(self.db, after, until).start()
+        workers = 1 if self.db.dialect == "sqlite" else 2
+        check = ColumnCheck(self.db, after, until, workers=workers).start()
         bulk = BulkScanner(scanner, self.db)
         try:
             # blocks are read in a thread, a block or two ahead of the hashing
