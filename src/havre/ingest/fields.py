@@ -58,6 +58,7 @@ class Field:
 
 
 DATE_SUFFIX = "__date"
+KNOWN_SUFFIX = "__known"
 
 
 def date_column(field: Field) -> str:
@@ -65,11 +66,24 @@ def date_column(field: Field) -> str:
     return quote(field.name + DATE_SUFFIX)
 
 
+def known_column(field: Field) -> str:
+    """The column saying whether a field's code is in its vocabulary (``typed`` checks)."""
+    return quote(field.name + KNOWN_SUFFIX)
+
+
 def dates_sql(fields: tuple[Field, ...]) -> list[str]:
-    """SQL select items: each DATE field cast once, for the ``typed`` checks and storage."""
-    return [
+    """SQL select items for the ``typed`` checks: each DATE field cast once (also stored), and
+    each coded field looked up once in its vocabulary (a check written twice, as with a
+    ``line_format``, would otherwise look it up twice)."""
+    dates = [
         f"TRY_CAST({f.column} AS DATE) AS {date_column(f)}" for f in fields if f.kind is Kind.DATE
     ]
+    known = [
+        f"upper({f.column}) IN (SELECT code FROM {f.vocabulary}) AS {known_column(f)}"
+        for f in fields
+        if f.vocabulary is not None
+    ]
+    return dates + known
 
 
 def quote(name: str) -> str:
@@ -100,7 +114,8 @@ def field_checks(
     field: Field, today: str, *, typed: bool = False, covered: frozenset[str] = frozenset()
 ) -> list[str]:
     """The ``WHEN`` branches of one field. ``typed``: a DATE field's cast is in its
-    ``date_column`` (computed once instead of in every branch). ``covered``: the checks a
+    ``date_column`` and a coded field's lookup in its ``known_column`` (``dates_sql``: each
+    computed once instead of in every branch). ``covered``: the checks a
     match of the whole line already passed (``LineFormat``), left out: ``missing``, ``kind``
     (the integer, decimal, date or NIR format), ``pattern``."""
     col = field.column
@@ -195,9 +210,14 @@ def field_checks(
             _when(f"{present} AND {col} NOT IN ({allowed})", Reason.UNKNOWN_CODE, field.name)
         )
     if field.vocabulary is not None:
+        unknown = (
+            f"NOT {known_column(field)}"
+            if typed
+            else f"upper({col}) NOT IN (SELECT code FROM {field.vocabulary})"
+        )
         checks.append(
             _when(
-                f"{present} AND upper({col}) NOT IN (SELECT code FROM {field.vocabulary})",
+                f"{present} AND {unknown}",
                 Reason.UNKNOWN_CODE,
                 field.name,
             )
