@@ -10,8 +10,9 @@ import duckdb
 import pytest
 
 from havre.synth import SynthManifest, SynthOptions, generate
+from havre.synth.options import SCALES
 
-MEDIUM_PERSONS = 30_000
+MEDIUM_PERSONS = SCALES["medium"]  # the medium population: 100,000 persons
 Sql = Callable[[str], list[tuple[object, ...]]]
 
 

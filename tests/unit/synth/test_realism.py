@@ -1,5 +1,6 @@
-"""What a study finds in a medium population (30,000 persons, fixed seed), computed from the
-delivered files the way an analyst would, and checked against the manifest's ground truth."""
+"""What a study finds in the medium preset population (100,000 persons, fixed seed), computed
+from the delivered files the way an analyst would, and checked against the manifest's ground
+truth."""
 
 from __future__ import annotations
 
@@ -259,7 +260,7 @@ def test_every_death_has_its_cause(
     study: duckdb.DuckDBPyConnection, medium_delivery: SynthManifest
 ) -> None:
     """KI_CCI_R holds one cause (an ICD-10 code) for each death, on the beneficiary's date of
-    death; diabetics die of diabetes (E11) now and then, others never."""
+    death; diabetes (E11) as a cause is found (nearly) only among treated diabetics."""
     root = medium_delivery.path.parent / "snds"
     ((deaths, same_date, coded, e11_diabetic, e11_other),) = one(
         study,
@@ -275,4 +276,4 @@ def test_every_death_has_its_cause(
     assert deaths == medium_delivery.ground_truth["population"]["deaths_in_period"]
     assert same_date == deaths and coded == deaths
     assert int(e11_diabetic) > 0  # type: ignore[call-overload]
-    assert e11_other == 0
+    assert int(e11_other) <= 0.1 * int(e11_diabetic)  # type: ignore[call-overload]
