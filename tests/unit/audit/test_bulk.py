@@ -141,11 +141,8 @@ def test_column_edited_with_the_stored_text_left_intact(busy_hub: Hub) -> None:
 
 def test_timestamps_swapped_in_the_columns_only(busy_hub: Hub) -> None:
     def swap(connection: Connection) -> None:
-        found: dict[int, Any] = dict(
-            connection.execute(text("SELECT seq, ts FROM audit_entries WHERE seq IN (30, 31)"))
-            .tuples()
-            .all()
-        )
+        rows = connection.execute(text("SELECT seq, ts FROM audit_entries WHERE seq IN (30, 31)"))
+        found: dict[int, Any] = {int(row[0]): row[1] for row in rows}
         _update(connection, 30, ts=found[31])
         _update(connection, 31, ts=found[30])
 
