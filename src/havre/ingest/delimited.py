@@ -14,6 +14,7 @@ import pyarrow as pa
 from havre.core.errors import DataValidationError, EngineError
 from havre.ingest.context import ByteCounter, IngestContext
 from havre.ingest.fields import (
+    KIND,
     Field,
     Kind,
     date_column,
@@ -173,6 +174,10 @@ def _select(
     lines matching their ``line_format`` skip the checks it covers (same problems)."""
     end = 2 if crlf else 1
     last = expected - 1
+    shape = None
+    if not fmt.quoted and fast_path:
+        # unquoted lines keep their line end: the pattern ends with it (see line_format)
+        shape = line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
     values = []
     for f in fields:
         if f.name not in positions:
@@ -185,10 +190,14 @@ def _select(
             part = f"left(parts[{last + 1}], -{end})"
         else:
             part = f"parts[{positions[f.name] + 1}]"
-        values.append(f"{value_sql(f, part)} AS {f.column}")
+        value = value_sql(f, part)
+        if shape is not None and f.kind is Kind.NIR and KIND in shape.covered.get(f.name, ()):
+            # a line that matched its format holds a NIR with no space or lower case to clean
+            clean = value_sql(f, part, well_formed=True)
+            value = f"CASE WHEN line_ok THEN {clean} ELSE {value} END"
+        values.append(f"{value} AS {f.column}")
     constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
     matched = None
-    line_ok = "false"
     if fmt.quoted:
         # a quoted field left open (a line cut inside quotes) counts as a truncated line
         odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
@@ -199,17 +208,17 @@ def _select(
         decoded = f"SELECT line_no, raw, try(decode(raw)) AS line FROM {lines} WHERE line_no > 1"
         n_fields = "len(parts)"
         blank = f"octet_length(raw) <= {end}"
-    if not fmt.quoted and fast_path:
-        # unquoted lines keep their line end: the pattern ends with it (see line_format)
-        shape = line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
+    line_ok = "false"
+    if shape is not None:
         line_ok = f"regexp_full_match(line, {literal(shape.pattern)})"
         matched = ("line_ok", shape.covered)
     staged = f"""
         SELECT {source.file_id} AS file_id, line_no,
                line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
-               {line_ok} AS line_ok, hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
+               line_ok, hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
                {", ".join(values + constants)}
-        FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts FROM ({decoded}))
+        FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts, {line_ok} AS line_ok
+              FROM ({decoded}))
     """
     dated = ", ".join(["*", *dates_sql(fields)])
     problem = problem_sql(

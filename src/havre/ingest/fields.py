@@ -94,11 +94,13 @@ def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def value_sql(field: Field, raw: str) -> str:
+def value_sql(field: Field, raw: str, *, well_formed: bool = False) -> str:
     """SQL: a raw field as staged: empty → NULL (or the default), a NIR without spaces, in
-    upper case. Other values are kept as delivered: a stray space fails their checks."""
+    upper case. Other values are kept as delivered: a stray space fails their checks.
+    ``well_formed``: the raw value is known to match its kind's format (a NIR that has
+    nothing to clean)."""
     cleaned = f"nullif({raw}, '')"
-    if field.kind is Kind.NIR:
+    if field.kind is Kind.NIR and not well_formed:
         cleaned = f"nullif(upper(replace(trim({raw}), ' ', '')), '')"
     if field.default is not None:
         cleaned = f"coalesce({cleaned}, {literal(field.default)})"
