@@ -142,7 +142,12 @@ class Verifier:
             if stored is not None:
                 findings.append(stored)
         if intact:
-            scanner.finding = _cross_check(scanner, checkpoints, head, self._checkpoint_entries())
+            # entries up to the last one scanned, and the checkpoints as they stand now: one
+            # made while we read is named by an entry, and was committed with it
+            recorded = self._checkpoint_entries(scanner.next_seq - 1)
+            with self.db.transaction() as session:
+                current = list_checkpoints(session)
+            scanner.finding = _cross_check(scanner, checkpoints, head, recorded, current)
         if scanner.finding is not None:
             findings.append(scanner.finding)
         report = VerifyReport(
@@ -272,11 +277,11 @@ class Verifier:
             "its columns and its hash.",
         )
 
-    def _checkpoint_entries(self) -> list[tuple[int, str, str]]:
+    def _checkpoint_entries(self, until: int) -> list[tuple[int, str, str]]:
         with self.db.engine.connect() as connection:
             rows = connection.execute(
                 select(AuditEntryRow.seq, AuditEntryRow.outcome, AuditEntryRow.details)
-                .where(AuditEntryRow.action == CHECKPOINT_ACTION)
+                .where(AuditEntryRow.action == CHECKPOINT_ACTION, AuditEntryRow.seq <= until)
                 .order_by(AuditEntryRow.seq)
             )
             return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
@@ -409,6 +414,7 @@ def _cross_check(
     checkpoints: list[Checkpoint],
     head: list[tuple[int, str] | None],
     checkpoint_entries: list[tuple[int, str, str]],
+    current: list[Checkpoint],
 ) -> Finding | None:
     """After a clean pass: truncation, forgotten checkpoints, and the head row."""
     last_seq = scanner.next_seq - 1
@@ -423,7 +429,7 @@ def _cross_check(
                 "were deleted.",
                 checkpoint=widest.number,
             )
-    by_number = {c.number: c for c in checkpoints}
+    by_number = {c.number: c for c in current}
     for seq, outcome, text in checkpoint_entries:
         if outcome != "ok":
             continue

@@ -249,3 +249,29 @@ def test_sql_text_matches_python_for_stored_rows(busy_hub: Hub) -> None:
             ).order_by(AuditEntryRow.seq)
         ).all()
     assert built and all(row[1] == row[2] for row in built)
+
+
+def test_verification_beside_appends(busy_hub: Hub) -> None:
+    """Entries appended while verification reads are checked or left for the next run, and the
+    head never looks damaged."""
+    import threading
+
+    done = threading.Event()
+
+    def append() -> None:
+        actor = Actor.operator("beside")
+        while not done.is_set():
+            with busy_hub.db.transaction() as session:
+                busy_hub.audit.append(session, actor, HubAction.OPEN, Target.hub())
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        reports = [_verify(busy_hub, batch) for batch in (3, 5, 8, 13)]
+    finally:
+        done.set()
+        writer.join()
+    for report in reports:
+        assert report.ok, report.message
+    final = _verify(busy_hub, 7)
+    assert final.ok and final.entries == _count(busy_hub)
