@@ -42,6 +42,10 @@ SIGN_IN_HINT = (
 SECOND_FACTORS = ("totp", "recovery_code", "idp")
 
 
+INACTIVITY_RULE = "inactivity-rule"
+"""Who the audit log names for a suspension found at sign-in (no person decided it)."""
+
+
 def anonymous(client_address: str | None) -> Actor:
     """Who the audit log names when a sign-in or token matches no account."""
     return Actor(user_id=None, name="unauthenticated", client_address=client_address)
@@ -128,6 +132,10 @@ class AuthenticationMixin(IdentityBase):
     ) -> _Attempt:
         if user.status != store.ACTIVE:
             return _Attempt("account_suspended")
+        if store.is_dormant(user, now, self.settings.inactivity_days):
+            # what the inactivity job would have done, done now: it may not have run
+            self._suspend_dormant(session, user, now)
+            return _Attempt("account_inactive")
         if store.is_locked(user):
             return _Attempt("account_locked")
         if user.not_before is not None and now < user.not_before:
@@ -167,6 +175,29 @@ class AuthenticationMixin(IdentityBase):
             return _Attempt("wrong_recovery_code", counts=True)
         code.used_at = now
         return _Attempt(second_factor="recovery_code")
+
+    def _suspend_dormant(self, session: Session, user: UserRow, now: dt.datetime) -> None:
+        days = self.settings.inactivity_days
+        reason = f"no sign-in for {days} days"
+        user.status = store.SUSPENDED
+        user.suspended_at = now
+        user.suspended_reason = reason
+        sessions, tokens = store.revoke_credentials(
+            session, user.id, now, INACTIVITY_RULE, "account suspended"
+        )
+        self.audit.append(
+            session,
+            Actor(user_id=None, name=INACTIVITY_RULE),
+            IdentityAction.USER_SUSPEND,
+            user_target(user.id),
+            reason=reason,
+            details={
+                "inactive_days": days,
+                "found_at": "sign-in",
+                "sessions_ended": sessions,
+                "tokens_revoked": tokens,
+            },
+        )
 
     def _refuse_unknown(self, session: Session, email: str, client_address: str | None) -> None:
         self.audit.append(

@@ -111,6 +111,14 @@ def is_locked(user: UserRow) -> bool:
     return user.locked_at is not None
 
 
+def is_dormant(user: UserRow, now: dt.datetime, days: int) -> bool:
+    """No successful sign-in, creation or reinstatement for ``days``: the rule of
+    ``suspend_inactive``, also applied when the account is used."""
+    cutoff = now - dt.timedelta(days=days)
+    last = user.last_login_at
+    return user.active_since < cutoff and (last is None or last < cutoff)
+
+
 def active_admins(session: Session) -> int:
     """Administrators who can act (active account, not locked)."""
     query = (

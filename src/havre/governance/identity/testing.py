@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlparse
 from argon2 import PasswordHasher, profiles
 
 from havre.core.actor import Actor
+from havre.core.clock import FixedClock
 from havre.governance.identity.passwords import WeakPassword, check_password
 from havre.governance.identity.roles import FOUR_EYES, Role
 from havre.governance.identity.service import IdentityService
@@ -106,6 +107,17 @@ class People:
         )
         person.last_seen_at = self.identity.now()
         return actor
+
+    def time_passes(self, clock: FixedClock, days: int, active: Sequence[Person]) -> None:
+        """Move ``clock`` ``days`` ahead, the ``active`` people signing in along the way (an
+        account unused for ``inactivity_days`` is suspended when it next signs in)."""
+        step = max(1, self.identity.settings.inactivity_days // 2)
+        left = days
+        while left > 0:
+            clock.advance(days=min(step, left))
+            left -= step
+            for person in active:
+                self.sign_in(person)
 
     def sign_in(self, person: Person) -> str:
         """Sign in again (a fresh session token), with a code from a step not used before."""

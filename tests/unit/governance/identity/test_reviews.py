@@ -84,6 +84,26 @@ def test_inactive_accounts_are_suspended(
     assert {e["target"] for e in audit_lines("user.suspend")} >= {idle.user_id}
 
 
+def test_a_dormant_account_is_suspended_when_it_next_signs_in(
+    ihub: Hub, people: People, clock: FixedClock, audit_lines: AuditLines
+) -> None:
+    """Nothing has to run the inactivity job: the rule holds at the door as well."""
+    admin = people.admin()
+    idle = people.person([(Role.RESEARCHER, "prj_a")])
+    people.time_passes(clock, 120, [admin])
+    with pytest.raises(AuthenticationError):
+        people.sign_in(idle)
+    view = ihub.identity.show_user(Actor.operator(), idle.user_id)
+    assert view.status == "suspended" and view.suspended_reason == "no sign-in for 90 days"
+    refused = [e for e in audit_lines("user.login") if e["outcome"] == "denied"]
+    assert refused[-1]["reason"] == "account_inactive"
+    suspension = audit_lines("user.suspend")[-1]
+    assert suspension["target"] == idle.user_id and suspension["details"]["found_at"] == "sign-in"
+    # the admin kept signing in and is untouched; reinstating gives a fresh 90 days
+    ihub.identity.reinstate_user(people.actor(admin), idle.user_id)
+    people.sign_in(idle)
+
+
 def test_review_campaign_lead_attests_and_removal_revokes(
     ihub: Hub, people: People, clock: FixedClock, audit_lines: AuditLines
 ) -> None:

@@ -102,7 +102,7 @@ def test_draft_to_closed_through_every_step(
     # the workspace part creates the project's key; closure must shred it
     key = workspace_key_name(pid)
     phub.keys.create(key, KeyPurpose.WORKSPACE)
-    clock.advance(days=200)
+    cast.people.time_passes(clock, 200, [cast.admin, cast.lead, cast.researcher])
     outcome = projects.close(cast.actor(cast.lead, pid), pid, "Analyses finished.")
     assert outcome == "destroyed"
     phub.keys.forget_cache()
