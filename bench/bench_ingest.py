@@ -101,6 +101,14 @@ def run(scale: str) -> BenchResult:
             result.add(f"{label}: ingest rate", records / child.seconds, "records/s")
             target = f"<= {RATIO_TARGET:g}"
             result.add(f"{label}: ingest / floor", ratio, "x", target, ratio <= RATIO_TARGET)
+            # CPU time, not wall time: the same comparison on a machine shared with other work
+            result.add(f"{label}: floor CPU time", floor.cpu_seconds, "s")
+            result.add(f"{label}: ingest CPU time", child.cpu_seconds, "s")
+            result.add(
+                f"{label}: ingest / floor, CPU time",
+                child.cpu_seconds / max(floor.cpu_seconds, 1e-9),
+                "x",
+            )
             result.add(
                 f"{label}: ingest peak memory",
                 gib,

@@ -54,6 +54,7 @@ class ChildRun:
     returncode: int
     stdout: str
     stderr: str
+    cpu_seconds: float = 0.0  # user + system time of the child (all its threads)
 
 
 def run_child(
@@ -74,7 +75,8 @@ def run_child(
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    return ChildRun(seconds, int(usage.ru_maxrss) * 1024, process.returncode, stdout, stderr)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ChildRun(seconds, int(usage.ru_maxrss) * 1024, process.returncode, stdout, stderr, cpu)
 
 
 def python_child(code: str, env: dict[str, str] | None = None) -> ChildRun:
