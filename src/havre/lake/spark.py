@@ -16,6 +16,7 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -45,6 +46,7 @@ KMS_SOURCE = Path(__file__).parent / "jvm" / "KeyListKms.java"
 KMS_CLASS = "havre.spark.KeyListKms"
 CRYPTO_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
 KEY_LIST = "parquet.encryption.key.list"
+TOKEN_SETTING = "parquet.encryption.key.access.token"  # noqa: S105 - a cache name, not a secret
 ENCRYPTED_MAGIC = b"PARE"  # a Parquet file with an encrypted footer starts with it
 MASTER_KEY = re.compile(rb'"masterKeyID"\s*:\s*"([^"]+)"')
 # the key list is a secret: keep it out of the UI, logs and event files
@@ -234,6 +236,7 @@ class SparkEngine:
         for key, value in session_settings(settings.spark_master).items():
             self.session.conf.set(key, value)
         self._granted: dict[str, str] = {}  # key identifier -> base64 key
+        self._tokens: list[str] = []  # parquet-java cache tokens used by this engine
         self._views: dict[str, DataFrame] = {}
         self._closed = False
 
@@ -286,12 +289,24 @@ class SparkEngine:
             )
         name, version = parse_identifier(identifier)
         key, used = self.keys.data_key(name, version)
-        self._granted[key_identifier(name, used)] = base64.b64encode(key).decode("ascii")
+        self._give(key_identifier(name, used), key)
+
+    def _give(self, identifier: str, key: bytes) -> None:
+        """Add a data key to this session's key list. parquet-java caches its KMS clients (and
+        the keys they unwrapped) per access token: a fresh token for every new list makes it
+        build a client that sees the whole list, and lets ``close`` drop those caches."""
+        self._granted[identifier] = base64.b64encode(key).decode("ascii")
         self.session.conf.set(
             KEY_LIST, ",".join(f"{k}:{v}" for k, v in sorted(self._granted.items()))
         )
+        token = f"havre-{secrets.token_hex(16)}"
+        self._tokens.append(token)
+        self.session.conf.set(TOKEN_SETTING, token)
 
     def _view(self, name: str, frame: DataFrame) -> None:
+        previous = self._views.get(name.lower())
+        if previous is not None and previous is not frame:
+            previous.unpersist(blocking=False)
         frame.createOrReplaceTempView(name)
         self._views[name.lower()] = frame
 
@@ -351,10 +366,8 @@ class SparkEngine:
             raise EngineError("Writing encrypted Parquet needs the engine's key store.")
         key, version = self.keys.data_key(key_name)
         identifier = key_identifier(key_name, version)
-        self._granted[identifier] = base64.b64encode(key).decode("ascii")
-        self.session.conf.set(
-            KEY_LIST, ",".join(f"{k}:{v}" for k, v in sorted(self._granted.items()))
-        )
+        if identifier not in self._granted:
+            self._give(identifier, key)
         frame = self._run(to_spark(query))
         try:
             (
@@ -379,8 +392,13 @@ class SparkEngine:
         self._granted.clear()
         try:
             self.session.conf.unset(KEY_LIST)
+            jvm: Any = self.session._jvm
+            toolkit = jvm.org.apache.parquet.crypto.keytools.KeyToolkit
+            for token in self._tokens:
+                toolkit.removeCacheEntriesForToken(token)  # the unwrapped keys leave the JVM
         except Exception:
-            log.debug("key list not unset")
+            log.debug("key caches not cleared")
+        self._tokens.clear()
 
 
 def _chunks(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:

@@ -47,7 +47,7 @@ def mapped(
     generate(SynthOptions(persons=300, seed=11, out=root / "synth", formats=("snds",)))
     hub, _ = Hub.init(Settings(home=root / "hub"))
     results: dict[str, tuple[pa.Table, pa.Table]] = {}
-    original = pipeline.write_lake
+    original = getattr(pipeline, "write_lake")  # noqa: B009 - patched below, by name
 
     def both_engines(ctx: IngestContext, *args: Any, **kwargs: Any) -> Any:
         engine: DuckDBEngine = ctx.engine
@@ -60,7 +60,7 @@ def mapped(
         return original(ctx, *args, **kwargs)
 
     patch = pytest.MonkeyPatch()
-    patch.setattr(pipeline, "write_lake", both_engines)
+    patch.setattr("havre.ingest.pipeline.write_lake", both_engines)
     try:
         hub.ingest.ingest(Actor.operator(), root / "synth" / "snds", "snds")
         yield results

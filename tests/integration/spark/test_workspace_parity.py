@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,3 +223,25 @@ def test_encrypted_files_need_the_key_store(
             engine.register("person", version.dataset("person"))
     finally:
         engine.close()
+
+
+def test_permit_review_risk_identical(
+    governed: GovernedProject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The risk preview a reviewer reads, computed on each engine from the lake."""
+    from havre.governance.projects.risk import RiskRequest
+    from havre.workspace import preview
+
+    hub = governed.hub
+    permit = hub.workspaces.permits.current(governed.project_id)
+    assert permit is not None
+    # the preview shifts dates with a throwaway secret: the same one for both engines here
+    fixed = types.SimpleNamespace(token_bytes=lambda n: bytes(range(n)))
+    monkeypatch.setattr("havre.workspace.preview.secrets", fixed)
+    request = RiskRequest(permit=permit, assessed_at=hub.clock.now(), target_k=5)
+    reports = []
+    for engine in ("duckdb", "spark"):
+        settings = hub.settings.model_copy(update={"engine": engine})
+        reports.append(preview.RiskPreview(settings, hub.lake).assess(request).report)
+    assert reports[0]["assessment"] is not None
+    assert_same(reports[0], reports[1])
