@@ -85,6 +85,17 @@ class StageJoin:
     opted_out: str
     columns: dict[str, str] = field(default_factory=dict)
     named: tuple[str, ...] = ()
+    # when the records are fewer than the keys they look up (lab acts against every claim
+    # line): the whole FROM clause, ``{records}`` standing for them, written so that the
+    # engine, which builds a join's hash table on its right side (``joins_as_written``),
+    # builds it on the records
+    records_first: str | None = None
+
+    def from_sql(self, records: str) -> str:
+        """SQL after FROM: ``records`` (a parenthesized query, alias ``s``) joined."""
+        if self.records_first is not None:
+            return self.records_first.replace("{records}", records)
+        return f"{records} AS s {self.clause}"
 
 
 def _value(fields: tuple[Field, ...], problem: str, alias: str) -> str:
@@ -113,7 +124,7 @@ def staged_select(
         f"SELECT {kept}, s.problem, s.qvalue, "
         f"CASE WHEN s.problem IS NULL THEN {join.reference} END AS ref, "
         f"coalesce({join.opted_out}, false) AS opted{copied} "
-        f"FROM ({own}) AS s {join.clause}"
+        f"FROM {join.from_sql(f'({own})')}"
     )
     named = tuple(f for f in fields if f.name in join.named)
     outer = ", ".join(f"r.{name}" for name in ["file_id", "line_no", *names])
