@@ -6,7 +6,8 @@ Data crosses as Arrow both ways. Lake files are read by Spark itself, decrypting
 parquet-java's ``PropertiesDrivenCryptoFactory`` with a KMS client of ours (``jvm/
 KeyListKms.java``, compiled on first use) given the data keys of the versions this engine
 reads, and nothing else. Other Arrow data (tables, streams, in-memory datasets) is handed to
-Spark as Arrow; a plaintext copy never touches the disk.
+Spark as Arrow, in memory; what Spark itself shuffles or spills to its local dirs is
+encrypted (``spark.io.encryption.enabled``).
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ KEY_LIST = "parquet.encryption.key.list"
 TOKEN_SETTING = "parquet.encryption.key.access.token"  # noqa: S105 - a cache name, not a secret
 ENCRYPTED_MAGIC = b"PARE"  # a Parquet file with an encrypted footer starts with it
 MASTER_KEY = re.compile(rb'"masterKeyID"\s*:\s*"([^"]+)"')
-# the key list is a secret: keep it out of the UI, logs and event files
 DRIVER_MEMORY = "4g"  # the driver collects results as Arrow; a cluster sizes it in its own conf
+# the key list is a secret: keep it out of the UI, logs and event files
 REDACTION = r"(?i)secret|password|token|access[.]?key|parquet[.]encryption[.]key[.]list"
 
 _lock = threading.Lock()
@@ -145,6 +146,8 @@ def spark_session(settings: Settings) -> SparkSession:
             .config("spark.log.level", "ERROR")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.redaction.regex", REDACTION)
+            # shuffle and spill files hold decrypted rows: encrypted with a key of the run
+            .config("spark.io.encryption.enabled", "true")
             .config("spark.sql.warehouse.dir", str(temp / "warehouse"))
             .config("spark.driver.memory", DRIVER_MEMORY)
         )
