@@ -72,7 +72,9 @@ def test_the_register_follows_each_project(
         "2028-03-01",
         "false",
     )
-    clock.set(dt.datetime(2028, 3, 2, 9, 0, tzinfo=dt.UTC))
+    later = dt.datetime(2028, 3, 2, 9, 0, tzinfo=dt.UTC)
+    cast.people.time_passes(clock, (later - clock.now()).days, [cast.admin])
+    clock.set(later)
     assert rows_of(exported(projects, "csv"))[pid]["results_overdue"] == "true"
     projects.record_results(
         cast.actor(cast.admin), pid, summary="Published.", links=["doi:10.1000/abc.42"]
