@@ -11,17 +11,16 @@ here: submitting an application gives its team their roles.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 import time
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlparse
 
 import pyotp
 
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError
 from havre.governance.identity import FOUR_EYES, IdentityService, Role
-from havre.governance.identity.passwords import WeakPassword, check_password
+from havre.governance.identity.passwords import random_password
+from havre.governance.identity.totp import secret_of_uri
 
 TERMS_VERSION = "havre-demo-terms-1"
 STEP_SECONDS = 30  # TOTP steps (RFC 6238), as the identity service checks them
@@ -86,21 +85,6 @@ class Member:
         return self.character.key
 
 
-def new_password(email: str, name: str) -> str:
-    """A random password that passes the hub's policy."""
-    while True:
-        password = "demo-" + secrets.token_urlsafe(18)
-        try:
-            check_password(password, email=email, name=name)
-        except WeakPassword:
-            continue
-        return password
-
-
-def totp_secret(uri: str) -> str:
-    return parse_qs(urlparse(uri).query)["secret"][0]
-
-
 class Cast:
     """The demo's people on one hub: accounts, sign-ins, actors."""
 
@@ -132,7 +116,7 @@ class Cast:
                 self.sign_in(key)
 
     def _add(self, actor: Actor, character: Character) -> Member:
-        password = new_password(character.email, character.name)
+        password = random_password(email=character.email, name=character.name, prefix="demo-")
         today = self.identity.now().date()
         made = self.identity.add_user(
             actor,
@@ -145,7 +129,7 @@ class Cast:
             terms_version=TERMS_VERSION,
             terms_signed_on=today,
         )
-        member = Member(character, made.user.id, password, totp_secret(made.totp_uri))
+        member = Member(character, made.user.id, password, secret_of_uri(made.totp_uri))
         self.members[character.key] = member
         return member
 

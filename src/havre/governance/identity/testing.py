@@ -9,39 +9,23 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlparse
 
 from argon2 import PasswordHasher, profiles
 
 from havre.core.actor import Actor
 from havre.core.clock import FixedClock
-from havre.governance.identity.passwords import WeakPassword, check_password
+from havre.governance.identity.passwords import random_password
 from havre.governance.identity.roles import FOUR_EYES, Role
 from havre.governance.identity.service import IdentityService
-from havre.governance.identity.totp import STEP_SECONDS, code_at
+from havre.governance.identity.totp import STEP_SECONDS, code_at, secret_of_uri
 
 # Argon2 at its cheapest, for test suites that sign many people in:
 # monkeypatch.setattr("havre.governance.identity.passwords.HASHER", FAST_TEST_HASHER)
 FAST_TEST_HASHER = PasswordHasher.from_parameters(profiles.CHEAPEST)
 TERMS_VERSION = "test-terms-1"
 _counter = itertools.count(1)
-
-
-def _random_password(email: str, name: str) -> str:
-    while True:  # a random string passes the policy but for once-in-a-million accidents
-        password = "pw-" + secrets.token_urlsafe(18)
-        try:
-            check_password(password, email=email, name=name)
-        except WeakPassword:
-            continue
-        return password
-
-
-def totp_secret(uri: str) -> str:
-    return parse_qs(urlparse(uri).query)["secret"][0]
 
 
 @dataclass
@@ -145,7 +129,7 @@ class People:
         number = next(_counter)
         name = name or f"Test Person{number}"
         email = f"person{number}@example.org"
-        password = _random_password(email, name)
+        password = random_password(email=email, name=name)
         new = self.identity.add_user(
             actor,
             email=email,
@@ -161,7 +145,7 @@ class People:
             email=email,
             name=name,
             password=password,
-            secret=totp_secret(new.totp_uri),
+            secret=secret_of_uri(new.totp_uri),
             roles=list(roles),
         )
         self.sign_in(person)

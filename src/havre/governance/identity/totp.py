@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from urllib.parse import parse_qs, urlparse
 
 import pyotp
 
@@ -52,6 +53,11 @@ def provisioning_uri(secret: str, email: str, issuer: str = ISSUER) -> str:
             name=email, issuer_name=issuer
         )
     )
+
+
+def secret_of_uri(uri: str) -> str:
+    """The shared secret of a provisioning URI, as an authenticator app reads it."""
+    return parse_qs(urlparse(uri).query)["secret"][0]
 
 
 def step_of(when: dt.datetime) -> int:

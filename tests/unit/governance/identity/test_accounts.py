@@ -15,7 +15,8 @@ from havre.core.errors import (
     UsageError,
 )
 from havre.governance.identity import NewUser, Role
-from havre.governance.identity.testing import People, totp_secret
+from havre.governance.identity.testing import People
+from havre.governance.identity.totp import secret_of_uri as totp_secret
 from havre.hub import Hub
 
 AuditLines = Callable[..., list[dict[str, Any]]]

@@ -37,7 +37,7 @@ def test_first_sign_in_confirms_enrolment_and_opens_a_session(
         training_attested_on=dt.date(2027, 1, 4),
         terms_version="2027-01",
     )
-    from havre.governance.identity.testing import totp_secret
+    from havre.governance.identity.totp import secret_of_uri as totp_secret
 
     secret = totp_secret(new.totp_uri)
     result = ihub.identity.authenticate(

@@ -10,7 +10,7 @@ import pyotp
 import pytest
 
 from havre.cli.main import main
-from havre.governance.identity.testing import totp_secret
+from havre.governance.identity.totp import secret_of_uri as totp_secret
 
 
 def havre(
