@@ -118,6 +118,7 @@ class Extraction:
         self.population = plan.permit.row_filter.population
         self.available = set(source.tables)
         self._registered: set[str] = set()
+        self._id_tables: list[str] = []
 
     # -- inputs ---------------------------------------------------------------------------
     def _source(self, table: str) -> str:
@@ -290,6 +291,9 @@ class Extraction:
             yield table, self.table_query(table)
 
     def table_query(self, table: TablePlan) -> str:
+        # the record ids of the table written before are no longer needed
+        while self._id_tables:
+            self.engine.execute(f"DROP TABLE IF EXISTS {self._id_tables.pop()}")
         if table.name == "location":
             return self._location_query(table)
         joins: list[str] = []
@@ -352,15 +356,30 @@ class Extraction:
             joins.append(f"LEFT JOIN ws_visit_ids AS {alias} ON {alias}.lake_id = t.{name}")
             value = f"{alias}.new_id"
         elif treatment is Treatment.RECORD_ID:
-            order = table.name in ORDER_DATE and ORDER_DATE[table.name]
-            dated = self._date_sql(f"t.{order}", pa.date32()) if order else "NULL"
-            value = (
-                f"row_number() OVER (ORDER BY w.project_person_id, {dated}, "
-                f"{self._tie(f't.{name}')})"
-            )
+            alias = f"rid_{name}"
+            ids = self._record_ids(table.name, name)
+            joins.append(f"LEFT JOIN {ids} AS {alias} ON {alias}.lake_id = t.{name}")
+            value = f"{alias}.new_id"
         else:  # pragma: no cover - every treatment is handled above
             raise StateError(f"No SQL for the treatment {treatment}")
         return f"CAST({value} AS {kind})"
+
+    def _record_ids(self, table: str, column: str) -> str:
+        """The table's record ids in the population and period, renumbered in person, date
+        and salted-hash order: numbered on narrow rows (id, person, date, tie), then joined
+        back, so the window never holds the table's wide rows (it cannot spill them)."""
+        ids = f"ws_ids_{_name(table)}"
+        order = table in ORDER_DATE and ORDER_DATE[table]
+        dated = self._date_sql(f"t.{order}", pa.date32()) if order else "NULL"
+        self.engine.execute(f"DROP TABLE IF EXISTS {ids}")
+        self.engine.execute(
+            f"CREATE TEMP TABLE {ids} AS SELECT t.{column} AS lake_id, row_number() OVER "
+            f"(ORDER BY w.project_person_id, {dated}, {self._tie(f't.{column}')}) AS new_id "
+            f"FROM {self._source(table)} AS t JOIN ws_persons AS w "
+            f"ON w.lake_person_id = t.person_id WHERE {self._period_sql(table)}"
+        )
+        self._id_tables.append(ids)
+        return ids
 
     def _date_sql(self, value: str, data_type: pa.DataType) -> str:
         mode = self.plan.date_mode
