@@ -4,6 +4,7 @@ the ordinary facts of an action pass."""
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 
 import pytest
@@ -101,7 +102,11 @@ def test_other_shapes_are_refused(details: dict[str, object]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    digest=st.binary(min_size=32, max_size=32).map(lambda b: hashlib.sha256(b).hexdigest()),
+    # a digest with a run of 13+ digits may hide a NIR and is refused on purpose (next test):
+    # about one random digest in a few thousand has one
+    digest=st.binary(min_size=32, max_size=32)
+    .map(lambda b: hashlib.sha256(b).hexdigest())
+    .filter(lambda d: re.search(r"[0-9]{13}", d) is None),
     ident=st.uuids().map(str),
     count=st.integers(min_value=0, max_value=10**12),
     ratio=st.floats(allow_nan=False, allow_infinity=False),
