@@ -3,6 +3,7 @@ request is read and shown, and how a refusal is written to the audit log."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from havre.audit import AuditLog, Target, audited
+from havre.audit import AuditLog, AuditScope, Target, audited
 from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock
 from havre.core.config import Settings
@@ -215,14 +216,7 @@ class AirlockBase:
         """Write the ``denied``/``error`` entry of an action that failed before its audited
         transaction (computing outputs runs outside one)."""
         try:
-            with audited(
-                self.db,
-                self.audit,
-                actor,
-                action,
-                release_target(request_id),
-                project_id=project_id,
-            ) as scope:
+            with self.audited_request(actor, action, request_id, project_id) as scope:
                 scope.details = details
                 raise error
         except BaseException as raised:
@@ -233,16 +227,30 @@ class AirlockBase:
         self, actor: Actor, action: str, request_id: str, project_id: str | None
     ) -> None:
         if not (actor.justification and actor.justification.strip()):
-            with audited(
-                self.db,
-                self.audit,
-                actor,
-                action,
-                release_target(request_id),
-                justification_required=True,
-                project_id=project_id,
+            with self.audited_request(
+                actor, action, request_id, project_id, justification_required=True
             ):
                 pass  # pragma: no cover - audited refuses before entering
+
+    def audited_request(
+        self,
+        actor: Actor,
+        action: str,
+        request_id: str,
+        project_id: str | None,
+        *,
+        justification_required: bool = False,
+    ) -> contextlib.AbstractContextManager[AuditScope]:
+        """The audited scope of an action on one release request of ``project_id``."""
+        return audited(
+            self.db,
+            self.audit,
+            actor,
+            action,
+            release_target(request_id),
+            justification_required=justification_required,
+            project_id=project_id,
+        )
 
     def project_of(self, request_id: str) -> str:
         """The project a request belongs to (the faces open the actor for it)."""

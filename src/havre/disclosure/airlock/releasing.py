@@ -19,7 +19,6 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from havre.audit import audited
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.errors import (
@@ -31,7 +30,7 @@ from havre.core.errors import (
 )
 from havre.core.hashing import sha256_bytes, sha256_file
 from havre.disclosure.airlock.actions import ReleaseAction
-from havre.disclosure.airlock.base import AirlockBase, release_target
+from havre.disclosure.airlock.base import AirlockBase
 from havre.disclosure.airlock.compute import Earlier
 from havre.disclosure.airlock.duties import require_independent_checker, require_releaser
 from havre.disclosure.airlock.history import released_history
@@ -101,13 +100,8 @@ class ReleasingMixin(AirlockBase):
             raise
         published: str | None = None
         try:
-            with audited(
-                self.db,
-                self.audit,
-                actor,
-                ReleaseAction.RELEASE,
-                release_target(request_id),
-                project_id=project_id,
+            with self.audited_request(
+                actor, ReleaseAction.RELEASE, request_id, project_id
             ) as scope:
                 session = scope.session
                 self.lock_project(session, project_id)
@@ -147,13 +141,8 @@ class ReleasingMixin(AirlockBase):
         team = self.team(project_id)
         copied: list[Path] = []
         try:
-            with audited(
-                self.db,
-                self.audit,
-                actor,
-                ReleaseAction.DOWNLOAD,
-                release_target(request_id),
-                project_id=project_id,
+            with self.audited_request(
+                actor, ReleaseAction.DOWNLOAD, request_id, project_id
             ) as scope:
                 row = self.load(scope.session, request_id)
                 self._require_downloader(actor, row, team)
@@ -202,14 +191,7 @@ class ReleasingMixin(AirlockBase):
         figure or model file the researcher attached (audited: it is not released yet)."""
         project_id = self.project_of(request_id)
         team = self.team(project_id)
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ReleaseAction.INSPECT,
-            release_target(request_id),
-            project_id=project_id,
-        ) as scope:
+        with self.audited_request(actor, ReleaseAction.INSPECT, request_id, project_id) as scope:
             row = self.load(scope.session, request_id)
             require_independent_checker(actor, row, team, "inspect")
             if ReleaseState(row.state) not in INSPECTABLE:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from havre.audit import Outcome, Target, audited
+from havre.audit import Outcome, Target
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.errors import DisclosureError, HavreError, IntegrityError, StateError, UsageError
@@ -26,7 +26,7 @@ from havre.core.ids import new_id
 from havre.disclosure.airlock import ledger
 from havre.disclosure.airlock.actions import PrivacyAction, ReleaseAction
 from havre.disclosure.airlock.attachments import Attachment, check_attachments
-from havre.disclosure.airlock.base import AirlockBase, release_target
+from havre.disclosure.airlock.base import AirlockBase
 from havre.disclosure.airlock.compute import (
     Candidate,
     Earlier,
@@ -93,14 +93,7 @@ class RequestingMixin(AirlockBase):
         """Send a checked request to the checkers; refused while an output fails its checks."""
         project_id = self.project_of(request_id)
         team = self.team(project_id)
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ReleaseAction.SUBMIT,
-            release_target(request_id),
-            project_id=project_id,
-        ) as scope:
+        with self.audited_request(actor, ReleaseAction.SUBMIT, request_id, project_id) as scope:
             session = scope.session
             row = self.load(session, request_id, lock=True)
             require_requester(actor, row, "submit it")
@@ -133,14 +126,7 @@ class RequestingMixin(AirlockBase):
         team = self.team(project_id)
         if not reason.strip():
             raise UsageError("Say why the request is withdrawn (--reason).")
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ReleaseAction.WITHDRAW,
-            release_target(request_id),
-            project_id=project_id,
-        ) as scope:
+        with self.audited_request(actor, ReleaseAction.WITHDRAW, request_id, project_id) as scope:
             session = scope.session
             row = self.load(session, request_id, lock=True)
             require_requester(actor, row, "withdraw it")
@@ -216,14 +202,8 @@ class RequestingMixin(AirlockBase):
             raise
         team = self.team(project_id)
         try:
-            with audited(
-                self.db,
-                self.audit,
-                actor,
-                action,
-                release_target(request_id),
-                justification_required=True,
-                project_id=project_id,
+            with self.audited_request(
+                actor, action, request_id, project_id, justification_required=True
             ) as scope:
                 session = scope.session
                 self.permits.require_access(actor, project_id, session=session)

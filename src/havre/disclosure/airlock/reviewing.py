@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 
-from havre.audit import Outcome, audited
+from havre.audit import Outcome
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.errors import PermissionDenied, StateError, UsageError
@@ -87,14 +87,7 @@ class ReviewingMixin(AirlockBase):
         notes = dict(notes or {})
         project_id = self.project_of(request_id)
         team = self.team(project_id)
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ReleaseAction.REVIEW,
-            release_target(request_id),
-            project_id=project_id,
-        ) as scope:
+        with self.audited_request(actor, ReleaseAction.REVIEW, request_id, project_id) as scope:
             session = scope.session
             row = self.load(session, request_id, lock=True)
             user_id = require_independent_checker(actor, row, team, "review")
@@ -162,13 +155,8 @@ class ReviewingMixin(AirlockBase):
         wanted = parse_decision(outcome) if outcome is not None else None
         project_id = self.project_of(request_id)
         team = self.team(project_id)
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ReleaseAction.CONSOLIDATE,
-            release_target(request_id),
-            project_id=project_id,
+        with self.audited_request(
+            actor, ReleaseAction.CONSOLIDATE, request_id, project_id
         ) as scope:
             session = scope.session
             row = self.load(session, request_id, lock=True)
