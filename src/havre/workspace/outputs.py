@@ -29,17 +29,13 @@ from sqlglot.errors import SqlglotError
 from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 
-from havre.audit import audited
 from havre.core.actor import Actor
 from havre.core.errors import UsageError
 from havre.core.hashing import sha256_text
 from havre.governance.projects import AccessLevel
-from havre.workspace import registry
 from havre.workspace.actions import WorkspaceAction
 from havre.workspace.aggregate import DIALECT, MAX_DEPTH, PERSON, _genuine
-from havre.workspace.base import workspace_target
-from havre.workspace.querying import QueryingMixin, _ends_access
-from havre.workspace.reference import REFERENCE_TABLES
+from havre.workspace.querying import QueryingMixin
 from havre.workspace.screen import QueryRefused
 
 ACTION = WorkspaceAction.EVALUATE
@@ -84,20 +80,9 @@ class OutputsMixin(QueryingMixin):
         try:
             rows = self._evaluate(actor, project_id, sql, digest, person_column, details)
         except Exception as error:
-            if _ends_access(error):
-                self.cache.evict(project_id)
-            self._record_failure(actor, ACTION, project_id, details, error)
+            self._failed(actor, ACTION, project_id, details, error)
             raise
-        with audited(
-            self.db,
-            self.audit,
-            actor,
-            ACTION,
-            workspace_target(project_id),
-            justification_required=True,
-            project_id=project_id,
-        ) as scope:
-            self.permits.require_access(actor, project_id, session=scope.session)
+        with self._recording(actor, ACTION, project_id) as scope:
             scope.details = {
                 **details,
                 "rows": rows.table.num_rows,
@@ -115,12 +100,7 @@ class OutputsMixin(QueryingMixin):
         person_column: str,
         details: dict[str, Any],
     ) -> OutputRows:
-        with self.db.transaction() as session:
-            permit = self.permits.require_access(actor, project_id, session=session)
-            details.update(permit_version=permit.version, access_level=permit.access_level.value)
-            row = self._usable(project_id, permit, registry.current(session, project_id))
-        details["workspace_version"] = row.version
-        self.screener.screen(sql, {t.name for t in permit.tables} | set(REFERENCE_TABLES))
+        permit, row = self._admit(actor, project_id, sql, details)
         entry, _ = self.cache.get(
             (project_id, row.version, permit.version), lambda: self._load(project_id, row)
         )

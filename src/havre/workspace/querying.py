@@ -10,12 +10,14 @@ nothing. Refusals are audited ``denied`` with the SQL's hash.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from havre.audit import audited
+from havre.audit import AuditScope, audited
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
 from havre.core.hashing import sha256_text
@@ -37,6 +39,11 @@ ACTION = WorkspaceAction.QUERY
 ACCESS_ENDED = (PermissionDenied, AuthenticationError, StateError)
 
 
+def sandbox_tables(permit: Permit) -> set[str]:
+    """What a query may name: the permitted tables and the public reference tables."""
+    return {t.name for t in permit.tables} | set(reference.REFERENCE_TABLES)
+
+
 class QueryingMixin(WorkspaceBase):
     def query(
         self, actor: Actor, project_id: str, sql: str, *, max_rows: int | None = None
@@ -48,35 +55,69 @@ class QueryingMixin(WorkspaceBase):
         try:
             result = self._run(actor, project_id, sql, digest, max_rows, details)
         except Exception as error:
-            if _ends_access(error):
-                self.cache.evict(project_id)
-            self._record_failure(actor, ACTION, project_id, details, error)
+            self._failed(actor, ACTION, project_id, details, error)
             raise
+        with self._recording(actor, ACTION, project_id) as scope:
+            scope.details = {
+                **details,
+                "rows": result.table.num_rows,
+                "columns": result.table.num_columns,
+                "truncated": result.truncated,
+                "suppressed_rows": result.suppressed_rows,
+                "rules": list(result.rules_fired),
+                "cold": result.cold_load_seconds is not None,
+                "seconds": round(result.seconds, 3),
+            }
+        return result
+
+    def _failed(
+        self,
+        actor: Actor,
+        action: WorkspaceAction,
+        project_id: str,
+        details: dict[str, Any],
+        error: BaseException,
+    ) -> None:
+        """A use that failed: the loaded workspace goes when access ended; the failure is
+        audited."""
+        if _ends_access(error):
+            self.cache.evict(project_id)
+        self._record_failure(actor, action, project_id, details, error)
+
+    @contextlib.contextmanager
+    def _recording(
+        self, actor: Actor, action: WorkspaceAction, project_id: str
+    ) -> Iterator[AuditScope]:
+        """The audited scope of a completed use; access is checked again inside it, and the
+        loaded workspace goes if it ended meanwhile."""
         try:
             with audited(
                 self.db,
                 self.audit,
                 actor,
-                ACTION,
+                action,
                 workspace_target(project_id),
                 justification_required=True,
                 project_id=project_id,
             ) as scope:
                 self.permits.require_access(actor, project_id, session=scope.session)
-                scope.details = {
-                    **details,
-                    "rows": result.table.num_rows,
-                    "columns": result.table.num_columns,
-                    "truncated": result.truncated,
-                    "suppressed_rows": result.suppressed_rows,
-                    "rules": list(result.rules_fired),
-                    "cold": result.cold_load_seconds is not None,
-                    "seconds": round(result.seconds, 3),
-                }
+                yield scope
         except ACCESS_ENDED:
             self.cache.evict(project_id)
             raise
-        return result
+
+    def _admit(
+        self, actor: Actor, project_id: str, sql: str, details: dict[str, Any]
+    ) -> tuple[Permit, WorkspaceVersionRow]:
+        """The permit in force and the usable workspace version, and the query screened
+        against what the sandbox holds (the permitted tables and the reference tables)."""
+        with self.db.transaction() as session:
+            permit = self.permits.require_access(actor, project_id, session=session)
+            details.update(permit_version=permit.version, access_level=permit.access_level.value)
+            row = self._usable(project_id, permit, registry.current(session, project_id))
+        details["workspace_version"] = row.version
+        self.screener.screen(sql, sandbox_tables(permit))
+        return permit, row
 
     def _run(
         self,
@@ -87,13 +128,7 @@ class QueryingMixin(WorkspaceBase):
         max_rows: int | None,
         details: dict[str, Any],
     ) -> QueryResult:
-        with self.db.transaction() as session:
-            permit = self.permits.require_access(actor, project_id, session=session)
-            details.update(permit_version=permit.version, access_level=permit.access_level.value)
-            row = self._usable(project_id, permit, registry.current(session, project_id))
-        details["workspace_version"] = row.version
-        tables = {t.name for t in permit.tables} | set(reference.REFERENCE_TABLES)
-        self.screener.screen(sql, tables)
+        permit, row = self._admit(actor, project_id, sql, details)
         cap = self.settings.query_max_rows
         if max_rows is not None:
             cap = max(1, min(max_rows, cap))
@@ -104,7 +139,7 @@ class QueryingMixin(WorkspaceBase):
         run_sql = sql
         if aggregate_only:
             run_sql = plan_aggregate(sql, entry.schema).sql
-            self.screener.screen(run_sql, tables)
+            self.screener.screen(run_sql, sandbox_tables(permit))
         raw = entry.database.run(run_sql, max_rows=cap, quote_errors=not aggregate_only)
         self.journal(project_id).record(sql, digest)
         table, suppressed, threshold = raw.table, 0, None
