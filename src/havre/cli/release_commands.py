@@ -6,6 +6,8 @@ project, so roles held on it count), and calls one method of ``hub.airlock``.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,9 +15,11 @@ import typer
 
 from havre.cli.context import TokenOption, actor_for, open_hub
 from havre.cli.output import JsonFlag, console, emit, print_table
+from havre.core.actor import Actor
 from havre.core.errors import UsageError
 from havre.disclosure.airlock import BudgetView, ReleaseSpec, ReleaseView, load_release_spec
 from havre.disclosure.airlock.spec import with_privacy
+from havre.hub import Hub
 
 release_app = typer.Typer(
     help="The airlock: release requests, checks, two checkers, released files.",
@@ -117,6 +121,13 @@ def _rules(report: dict[str, Any]) -> list[str]:
     return list(seen)
 
 
+@contextlib.contextmanager
+def on_request(token: str | None, request_id: str) -> Iterator[tuple[Hub, Actor]]:
+    """The hub, and the person acting on a release request's project."""
+    with open_hub() as hub:
+        yield hub, actor_for(hub, token, project=hub.airlock.project_of(request_id))
+
+
 @release_app.command("request")
 def request(
     project: Annotated[str, typer.Option("--project", help="Project id (prj_...).")],
@@ -168,8 +179,7 @@ def submit(
     request_id: RequestArgument, token: TokenOption = None, as_json: JsonFlag = False
 ) -> None:
     """Send the checked request to the checkers (refused while an output fails)."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.submit(actor, request_id)
     _show(view, as_json)
 
@@ -192,8 +202,7 @@ def review(
     as_json: JsonFlag = False,
 ) -> None:
     """A checker's blind review of every output of the submitted request."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.review(
             actor,
             request_id,
@@ -222,8 +231,7 @@ def consolidate(
     as_json: JsonFlag = False,
 ) -> None:
     """Record the outcome of the two reviews (a third checker decides when they disagree)."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.consolidate(actor, request_id, outcome, resolution)
     _show(view, as_json)
 
@@ -236,8 +244,7 @@ def approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Consolidate the reviews as approved."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.approve(actor, request_id, comment)
     _show(view, as_json)
 
@@ -250,8 +257,7 @@ def return_request(
     as_json: JsonFlag = False,
 ) -> None:
     """Consolidate the reviews as returned: back to the requester for changes."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.return_request(actor, request_id, comment)
     _show(view, as_json)
 
@@ -264,8 +270,7 @@ def reject(
     as_json: JsonFlag = False,
 ) -> None:
     """Consolidate the reviews as rejected (final)."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.reject(actor, request_id, comment)
     _show(view, as_json)
 
@@ -275,8 +280,7 @@ def release(
     request_id: RequestArgument, token: TokenOption = None, as_json: JsonFlag = False
 ) -> None:
     """Write the approved outputs and their provenance manifest."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.release(actor, request_id)
     _show(view, as_json)
 
@@ -289,8 +293,7 @@ def withdraw(
     as_json: JsonFlag = False,
 ) -> None:
     """The requester takes the request back before release."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.withdraw(actor, request_id, reason)
     _show(view, as_json)
 
@@ -303,8 +306,7 @@ def download(
     as_json: JsonFlag = False,
 ) -> None:
     """Copy a released request's files and manifest (each checked first)."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         result = hub.airlock.download(actor, request_id, out)
     emit(
         result.to_dict(),
@@ -324,8 +326,7 @@ def inspect(
     as_json: JsonFlag = False,
 ) -> None:
     """Checkers: write an output's query, file and attachment into a folder (audited)."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         seen = hub.airlock.inspect(actor, request_id, output)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -347,8 +348,7 @@ def inspect(
 @release_app.command("show")
 def show(request_id: RequestArgument, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """The request: outputs with their check reports, reviews you may see, next steps."""
-    with open_hub() as hub:
-        actor = actor_for(hub, token, project=hub.airlock.project_of(request_id))
+    with on_request(token, request_id) as (hub, actor):
         view = hub.airlock.show(actor, request_id)
     _show(view, as_json)
 
