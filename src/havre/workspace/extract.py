@@ -226,12 +226,12 @@ class Extraction:
             return
         visits = self._source("visit_occurrence")
         order = self._date_sql("t.visit_start_date", pa.date32())
-        self.engine.execute(
-            "CREATE TEMP TABLE ws_visit_ids AS SELECT t.visit_occurrence_id AS lake_id, "
-            "t.care_site_id AS care_site_id, row_number() OVER (ORDER BY "
-            f"w.project_person_id, {order}, {self._tie('t.visit_occurrence_id')}) AS new_id "
-            f"FROM {visits} AS t JOIN ws_persons AS w ON w.lake_person_id = t.person_id "
-            f"WHERE {self._period_sql('visit_occurrence')}"
+        self._numbered(
+            "ws_visit_ids",
+            {"lake_id": "t.visit_occurrence_id", "care_site_id": "t.care_site_id"},
+            f"{order}, {self._tie('t.visit_occurrence_id')}",
+            f"{visits} AS t JOIN ws_persons AS w ON w.lake_person_id = t.person_id "
+            f"WHERE {self._period_sql('visit_occurrence')}",
         )
 
     def _locations(self) -> None:
@@ -372,14 +372,41 @@ class Extraction:
         order = table in ORDER_DATE and ORDER_DATE[table]
         dated = self._date_sql(f"t.{order}", pa.date32()) if order else "NULL"
         self.engine.execute(f"DROP TABLE IF EXISTS {ids}")
-        self.engine.execute(
-            f"CREATE TEMP TABLE {ids} AS SELECT t.{column} AS lake_id, row_number() OVER "
-            f"(ORDER BY w.project_person_id, {dated}, {self._tie(f't.{column}')}) AS new_id "
-            f"FROM {self._source(table)} AS t JOIN ws_persons AS w "
-            f"ON w.lake_person_id = t.person_id WHERE {self._period_sql(table)}"
+        self._numbered(
+            ids,
+            {"lake_id": f"t.{column}"},
+            f"{dated}, {self._tie(f't.{column}')}",
+            f"{self._source(table)} AS t JOIN ws_persons AS w "
+            f"ON w.lake_person_id = t.person_id WHERE {self._period_sql(table)}",
         )
         self._id_tables.append(ids)
         return ids
+
+    def _numbered(self, name: str, columns: dict[str, str], order: str, rows: str) -> None:
+        """``name``: ``columns`` (name → expression) plus ``new_id``, the rows numbered 1..n
+        in the order (project person, ``order``). The same numbers as one global
+        ``row_number()``, computed in parallel: numbered within each person, then shifted by
+        the count of every earlier person's rows (a window without ``PARTITION BY`` runs in
+        one task on Spark; the only such window here runs over persons, not records)."""
+        ranked = f"{name}_ranked"
+        self.engine.execute(f"DROP TABLE IF EXISTS {ranked}")
+        self.engine.execute(
+            f"CREATE TEMP TABLE {ranked} AS SELECT "
+            + "".join(f"{value} AS {column}, " for column, value in columns.items())
+            + "w.project_person_id AS ws_person, "
+            f"row_number() OVER (PARTITION BY w.project_person_id ORDER BY {order}) AS ws_rank "
+            f"FROM {rows}"
+        )
+        kept = ", ".join(f"r.{column}" for column in columns)
+        self.engine.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT {kept}, "
+            "CAST(o.before_rows + r.ws_rank AS BIGINT) AS new_id FROM "
+            f"{ranked} AS r JOIN (SELECT c.ws_person, coalesce(sum(c.n) OVER (ORDER BY "
+            "c.ws_person ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before_rows "
+            f"FROM (SELECT ws_person, count(*) AS n FROM {ranked} GROUP BY ws_person) AS c) "
+            "AS o ON o.ws_person = r.ws_person"
+        )
+        self.engine.execute(f"DROP TABLE {ranked}")
 
     def _date_sql(self, value: str, data_type: pa.DataType) -> str:
         mode = self.plan.date_mode
