@@ -2,6 +2,9 @@
 
 SQLite runs in WAL mode with a busy timeout and ``synchronous=FULL`` (durable commits); every
 transaction starts with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way.
+A read-only unit of work (``Database.reading``) starts with a plain ``BEGIN`` instead: it reads
+one snapshot and neither waits for nor holds up the writers (PostgreSQL: ``REPEATABLE
+READ, READ ONLY``).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from havre.core.config import mask_url
 from havre.core.errors import ConfigError, DatabaseUnavailable
 
 SQLITE_BUSY_MS = 30_000
+READ_ONLY = "havre_read_only"  # execution option of the read-only sessions
 
 
 class Database:
@@ -50,7 +54,12 @@ class Database:
         self.engine: Engine = create_engine(parsed, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        else:
+            _configure_postgresql(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._readers = sessionmaker(
+            self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
+        )
 
     @property
     def masked_url(self) -> str:
@@ -77,6 +86,16 @@ class Database:
         finally:
             session.close()
 
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only unit of work: one consistent snapshot; a write in it fails."""
+        session = self._readers()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            session.close()
+
     def session(self) -> Session:
         return self._sessions()
 
@@ -97,4 +116,23 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            connection.info[READ_ONLY] = True
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(READ_ONLY, False):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA query_only = OFF")
+            cursor.close()
+
+
+def _configure_postgresql(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -111,7 +111,7 @@ class QueryingMixin(WorkspaceBase):
     ) -> tuple[Permit, WorkspaceVersionRow]:
         """The permit in force and the usable workspace version, and the query screened
         against what the sandbox holds (the permitted tables and the reference tables)."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             permit = self.permits.require_access(actor, project_id, session=session)
             details.update(permit_version=permit.version, access_level=permit.access_level.value)
             row = self._usable(project_id, permit, registry.current(session, project_id))

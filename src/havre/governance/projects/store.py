@@ -28,11 +28,12 @@ NOT_FOUND_HINT = "'havre project list' lists the projects you can see"
 
 @contextlib.contextmanager
 def reading(db: Database, session: Session | None) -> Iterator[Session]:
-    """The caller's session when it has one (it may hold SQLite's write lock), else our own."""
+    """The caller's session when it has one (it may hold SQLite's write lock), else our own
+    read-only one."""
     if session is not None:
         yield session
         return
-    with db.transaction() as own:
+    with db.reading() as own:
         yield own
 
 

@@ -1,0 +1,68 @@
+"""Read-only units of work: a snapshot that writes cannot use and that does not block writers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from havre.db.database import Database
+
+
+@pytest.fixture
+def db(database_url: str) -> Database:
+    database = Database(database_url)
+    with database.transaction() as session:
+        session.execute(text("DROP TABLE IF EXISTS reading_probe"))
+        session.execute(text("CREATE TABLE reading_probe (n INTEGER)"))
+        session.execute(text("INSERT INTO reading_probe VALUES (1)"))
+    yield database
+    with database.transaction() as session:
+        session.execute(text("DROP TABLE reading_probe"))
+    database.dispose()
+
+
+def test_reading_sees_committed_rows(db: Database) -> None:
+    with db.reading() as session:
+        assert session.execute(text("SELECT n FROM reading_probe")).scalar_one() == 1
+
+
+def test_a_write_in_a_reading_fails_and_changes_nothing(db: Database) -> None:
+    with pytest.raises(DBAPIError), db.reading() as session:
+        session.execute(text("INSERT INTO reading_probe VALUES (2)"))
+    with db.transaction() as session:
+        assert session.execute(text("SELECT count(*) FROM reading_probe")).scalar_one() == 1
+
+
+def test_the_connection_writes_again_after_a_reading(db: Database) -> None:
+    for _ in range(3):  # the pool hands the same connection back
+        with db.reading() as session:
+            session.execute(text("SELECT n FROM reading_probe")).all()
+        with db.transaction() as session:
+            session.execute(text("INSERT INTO reading_probe VALUES (3)"))
+    with db.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM reading_probe")).scalar_one() == 4
+
+
+def test_a_writer_commits_while_a_reading_is_open(db: Database) -> None:
+    done = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            with db.transaction() as session:
+                session.execute(text("INSERT INTO reading_probe VALUES (5)"))
+            done.set()
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+
+    with db.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM reading_probe")).scalar_one() == 1
+        writer = threading.Thread(target=write)
+        writer.start()
+        writer.join(timeout=20)
+        assert done.is_set() and not failures  # not held up by the open reading
+        # the reading keeps its snapshot
+        assert session.execute(text("SELECT count(*) FROM reading_probe")).scalar_one() == 1
