@@ -13,7 +13,7 @@ import havre
 from havre.cli.output import err_console, print_json
 from havre.core.errors import HavreError
 
-app = typer.Typer(
+_app = typer.Typer(
     name="havre",
     help="Havre: a trusted research environment for health data.",
     no_args_is_help=True,
@@ -22,7 +22,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-# Each module has ``register(app)``; adding a command group is one line here.
+# Each module has ``register(app)``; adding a command group is one line here, and its
+# top-level names one line in COMMANDS (tests/unit/cli/test_lazy_commands.py checks both).
 COMMAND_MODULES = (
     "havre.cli.hub_commands",
     "havre.cli.demo_commands",
@@ -39,6 +40,35 @@ COMMAND_MODULES = (
     "havre.cli.workspace_commands",
     "havre.cli.release_commands",
 )
+# top-level command -> the module registering it: a command imports only its own module
+# (the others would add a second or more to every start)
+COMMANDS = {
+    "init": "havre.cli.hub_commands",
+    "status": "havre.cli.hub_commands",
+    "demo": "havre.cli.demo_commands",
+    "risk": "havre.cli.risk_commands",
+    "user": "havre.cli.identity_commands",
+    "login": "havre.cli.identity_commands",
+    "logout": "havre.cli.identity_commands",
+    "role": "havre.cli.identity_commands",
+    "access": "havre.cli.identity_commands",
+    "token": "havre.cli.identity_commands",
+    "audit": "havre.cli.audit_commands",
+    "disclosure": "havre.cli.disclosure_commands",
+    "synth": "havre.cli.synth_commands",
+    "ingest": "havre.cli.ingest_commands",
+    "quarantine": "havre.cli.ingest_commands",
+    "optout": "havre.cli.optout_commands",
+    "catalog": "havre.cli.catalog_commands",
+    "project": "havre.cli.project_commands",
+    "permit": "havre.cli.project_commands",
+    "register": "havre.cli.register_commands",
+    "call": "havre.cli.register_commands",
+    "workspace": "havre.cli.workspace_commands",
+    "query": "havre.cli.workspace_commands",
+    "release": "havre.cli.release_commands",
+}
+_registered: set[str] = set()
 
 
 def _version(value: bool) -> None:
@@ -47,7 +77,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@_app.callback()
 def root(
     version: Annotated[
         bool,
@@ -57,15 +87,30 @@ def root(
     """Havre: a trusted research environment for health data."""
 
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+def command_app(args: list[str] | None = None) -> typer.Typer:
+    """The ``havre`` application holding the command ``args`` name, or every command (for
+    help, an unknown name, or no arguments)."""
+    first = next((a for a in args or [] if not a.startswith("-")), None)
+    module = COMMANDS.get(first) if first is not None else None
+    for name in [module] if module is not None else COMMAND_MODULES:
+        if name not in _registered:
+            importlib.import_module(name).register(_app)
+            _registered.add(name)
+    return _app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # ``app``: the application with every command (tests, documentation checks)
+    if name == "app":
+        return command_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
     try:
-        result = app(args=args, prog_name="havre", standalone_mode=False)
+        result = command_app(args)(args=args, prog_name="havre", standalone_mode=False)
     except HavreError as error:
         _report(error, as_json)
         sys.exit(error.exit_code)
