@@ -50,6 +50,9 @@ class IngestContext:
     read_counts: dict[str, int] = field(default_factory=dict)
     file_reads: dict[int, int] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # lake table -> SQL (exact schema)
+    # lake tables whose query is written with each join's smaller side on its right: the
+    # engine builds the hash table there (``joins_as_written``) instead of trusting its guess
+    joins_as_written: set[str] = field(default_factory=set)
     steps: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)

@@ -14,6 +14,7 @@ Beside the OMOP tables, the version's link to the opt-out register (``optout_lin
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import re
@@ -137,7 +138,11 @@ def _materialize(ctx: IngestContext, table: str) -> None:
     query = ctx.outputs.get(table) or f"SELECT {spec.select_list({})} WHERE false"
     constant = constant_columns(table, query)
     stored = [c.name for c in spec.columns if c.name not in constant] or [spec.columns[0].name]
-    ctx.execute(f"CREATE TABLE lake_core_{table} AS SELECT {', '.join(stored)} FROM ({query}) AS q")
+    as_written = table in ctx.joins_as_written
+    with ctx.engine.joins_as_written() if as_written else contextlib.nullcontext():
+        ctx.execute(
+            f"CREATE TABLE lake_core_{table} AS SELECT {', '.join(stored)} FROM ({query}) AS q"
+        )
     listed = ", ".join(
         f"t.{c.name}" if c.name in stored else f"{constant[c.name]} AS {c.name}"
         for c in spec.columns

@@ -118,7 +118,9 @@ def build_outputs(ctx: IngestContext, pmsi: bool) -> None:
 
     visit = omop_table("visit_occurrence")
     # what a claim line dispensed (a lab act wins over drugs): its drugs and lab acts carry its
-    # position, so one table of positions is joined, not the lines' text keys twice
+    # position, so one table of positions is joined, not the lines' text keys twice. It has
+    # fewer rows than the lines but the engine, which cannot tell how many loaded lines pass
+    # the status filter, would build the hash table on the lines: the joins are as written
     ctx.execute(
         f"""
         CREATE TEMP TABLE claim_kinds AS
@@ -133,6 +135,7 @@ def build_outputs(ctx: IngestContext, pmsi: bool) -> None:
         f"WHEN ck.kind = 1 THEN {c.VISIT_LABORATORY} WHEN ck.kind = 2 THEN {c.VISIT_PHARMACY} "
         f"ELSE {c.VISIT_OUTPATIENT} END"
     )
+    ctx.joins_as_written.add("visit_occurrence")
     ctx.outputs["visit_occurrence"] = f"""
         SELECT {
         visit.select_list(
