@@ -78,6 +78,7 @@ def resolve_persons(ctx: IngestContext) -> ResolvedTable:
         ) AS s
         """
     )
+    ctx.execute("DROP TABLE chk_IR_BEN_R")  # res_IR_BEN_R holds all of it, statuses too
     check_person_ids(ctx, "res_IR_BEN_R")
     link_persons(
         ctx, found, "res_IR_BEN_R", "substr(r.BEN_NIR, 1, 13)", "r.person_id", SchemeId.OPTOUT_NIR
