@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from havre.core.errors import IntegrityError, KeyStoreError, StateError
 from havre.core.hashing import sha256_bytes, sha256_file
+from havre.core.prefetch import prefetch
 from havre.keys import KeyStore
 from havre.keys.parquet import ParquetCrypto
 from havre.workspace.manifest import MANIFEST_FILE, WorkspaceFile, WorkspaceManifest
@@ -118,14 +119,18 @@ class WorkspaceFiles:
         crypto: ParquetCrypto,
         key_name: str,
     ) -> tuple[int, WorkspaceFile]:
-        """Write ``batches`` (cast to ``schema``) as one encrypted Parquet file."""
+        """Write ``batches`` (cast to ``schema``) as one encrypted Parquet file. The engine
+        computes the next batches in a thread while this one is compressed and encrypted."""
         path = folder / relative
         rows = 0
         properties = crypto.encryption_properties(key_name)
-        with pq.ParquetWriter(
-            path, schema, compression="zstd", encryption_properties=properties
-        ) as writer:
-            for batch in batches:
+        with (
+            pq.ParquetWriter(
+                path, schema, compression="zstd", encryption_properties=properties
+            ) as writer,
+            contextlib.closing(prefetch(iter(batches), depth=4, name="workspace-read")) as ahead,
+        ):
+            for batch in ahead:
                 if batch.num_rows:
                     writer.write_batch(batch.cast(schema), row_group_size=ROW_GROUP_ROWS)
                     rows += batch.num_rows
