@@ -43,6 +43,9 @@ class Engine(Protocol):
     def execute(self, statement: str) -> None:
         """Run a statement that returns nothing (CREATE TEMP TABLE ... AS ...)."""
 
+    def joins_as_written(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block, a join's hash table is built on its right side, as written."""
+
     def close(self) -> None: ...
 
 

@@ -13,6 +13,7 @@ encrypted (``spark.io.encryption.enabled``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import os
@@ -354,6 +355,12 @@ class SparkEngine:
             self._drop(translated.table)
         else:
             self._run(translated.sql).collect()
+
+    @contextlib.contextmanager
+    def joins_as_written(self) -> Iterator[None]:
+        """Nothing to change: Spark sizes a join's sides from the files' statistics (it
+        broadcasts the small side), unlike DuckDB over a streamed Arrow source."""
+        yield
 
     def _drop(self, name: str) -> None:
         frame = self._views.pop(name.lower(), None)

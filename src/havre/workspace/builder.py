@@ -83,39 +83,45 @@ def build_staged(
     engine = open_engine(settings, keys=files.keys, temp_directory=temp)
     crypto = ParquetCrypto(files.keys)
     try:
-        extraction = Extraction(
-            engine, source, plan, request.secrets, request.previous, request.objectors
-        )
-        counts = extraction.prepare()
-        tables = []
-        for table, query in extraction.tables():
-            relative = f"{TABLES}/{table.name}.parquet"
-            rows, written = files.write_table(
+        # every join of the extraction names the lake's streamed table first and the
+        # workspace's lookup (persons, ids) second: built as written, the hash tables
+        # hold the lookups, not the lake tables whose size the engine cannot see
+        with engine.joins_as_written():
+            extraction = Extraction(
+                engine, source, plan, request.secrets, request.previous, request.objectors
+            )
+            counts = extraction.prepare()
+            tables = []
+            for table, query in extraction.tables():
+                relative = f"{TABLES}/{table.name}.parquet"
+                rows, written = files.write_table(
+                    staged,
+                    relative,
+                    engine.batches(query),
+                    target_schema(table),
+                    crypto,
+                    request.key_name,
+                )
+                columns = tuple(
+                    WorkspaceColumn(
+                        name=c.name,
+                        type=str(c.type),
+                        treatment=c.treatment.value,
+                        identifier=c.identifier,
+                    )
+                    for c in table.columns
+                )
+                tables.append(
+                    WorkspaceTable(name=table.name, rows=rows, columns=columns, file=written)
+                )
+            mapped, mapping = files.write_table(
                 staged,
-                relative,
-                engine.batches(query),
-                target_schema(table),
+                PSEUDONYMS,
+                engine.batches(extraction.mapping_query()),
+                MAPPING_SCHEMA,
                 crypto,
                 request.key_name,
             )
-            columns = tuple(
-                WorkspaceColumn(
-                    name=c.name,
-                    type=str(c.type),
-                    treatment=c.treatment.value,
-                    identifier=c.identifier,
-                )
-                for c in table.columns
-            )
-            tables.append(WorkspaceTable(name=table.name, rows=rows, columns=columns, file=written))
-        mapped, mapping = files.write_table(
-            staged,
-            PSEUDONYMS,
-            engine.batches(extraction.mapping_query()),
-            MAPPING_SCHEMA,
-            crypto,
-            request.key_name,
-        )
     except duckdb.Error as exc:
         shutil.rmtree(staged, ignore_errors=True)
         raise EngineError(
