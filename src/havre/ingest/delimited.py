@@ -25,7 +25,15 @@ from havre.ingest.fields import (
     value_sql,
 )
 from havre.ingest.line_format import line_format
-from havre.ingest.model import ExtraColumns, SourceFile, StageJoin, staged_select, stored_select
+from havre.ingest.model import (
+    ExtraColumns,
+    FieldsOf,
+    SourceFile,
+    StageJoin,
+    padded_select,
+    staged_select,
+    stored_select,
+)
 from havre.lake.textfiles import LineReader, check_header, line_sql, read_header, uses_crlf
 
 # one field of an RFC 4180 line: quoted (with "" inside) or bare
@@ -88,6 +96,7 @@ def stage_delimited(
     extra_columns: ExtraColumns | None = None,
     join: StageJoin | None = None,
     keep: frozenset[str] | None = None,
+    fields_of: FieldsOf | None = None,
 ) -> str:
     """Stage and check every file of a table; return the relation ``chk_<table>``.
 
@@ -99,7 +108,10 @@ def stage_delimited(
 
     All the files are read by one statement, each as a stream of its lines: the engine's
     threads take the line batches in turn (reading the next while others check theirs), and
-    a ``join`` builds its lookup table once, not once per file or block.
+    a ``join`` builds its lookup table once, not once per file or block. ``fields_of``: the
+    files hold several tables that refer to the same parent (``fields`` is the union of
+    theirs, see ``field_union``): each file is checked against its own table's fields, and
+    the one lookup table serves them all.
     """
     relation = f"chk_{table}"
     readers: list[tuple[SourceFile, LineReader, pa.RecordBatchReader]] = []
@@ -109,13 +121,15 @@ def stage_delimited(
     for source in files:
         extra = extra_columns(source) if extra_columns else {}
         constants = [quote(name) for name in extra]
+        own = fields if fields_of is None else fields_of(source)
         header = read_header(source.path)
-        positions, expected = header_positions(source, header, fields, fmt)
+        positions, expected = header_positions(source, header, own, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
         reader = LineReader(source.path, progress=counter, crlf=crlf)
         lines = f"lines_{source.file_id}"
-        selects.append(_select(ctx, source, lines, fields, fmt, positions, expected, crlf, extra))
+        select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra)
+        selects.append(select if own == fields else padded_select(select, own, fields, constants))
         names = _names(fields, extra)
         readers.append((source, reader, reader.reader()))
     stored = stored_select(

@@ -47,6 +47,39 @@ class Delivery:
 # Constant columns a file's records get while staged (name -> SQL), e.g. a PMSI file's year:
 # files of several source tables can then be staged into one relation
 ExtraColumns = Callable[[SourceFile], dict[str, str]]
+# The fields of a file's own table, when files of tables with different fields are staged
+# into one relation (its columns: the union of their fields, NULL where a table has none)
+FieldsOf = Callable[[SourceFile], tuple[Field, ...]]
+
+
+def field_union(*tables: tuple[Field, ...]) -> tuple[Field, ...]:
+    """The fields of several tables, each name once (a name two tables share, such as a key,
+    must be the same field in both), in order of first appearance."""
+    seen: dict[str, Field] = {}
+    for fields in tables:
+        for f in fields:
+            if seen.setdefault(f.name, f) != f:
+                raise ValueError(f"{f.name}: not the same field in every table staged together")
+    return tuple(seen.values())
+
+
+def padded_select(
+    checked: str, own: tuple[Field, ...], fields: tuple[Field, ...], extra: list[str]
+) -> str:
+    """SQL: a file's checked records (its ``own`` fields) with the columns of a relation
+    staged from several tables (``fields``, then ``extra`` columns): NULL where it has none."""
+    mine = {f.name for f in own}
+    values = [
+        f.column if f.name in mine else f"CAST(NULL AS VARCHAR) AS {f.column}" for f in fields
+    ]
+    dates = [
+        date_column(f) if f.name in mine else f"CAST(NULL AS DATE) AS {date_column(f)}"
+        for f in fields
+        if f.kind is Kind.DATE
+    ]
+    listed = ", ".join(["file_id", "line_no", "h1", "h2", *values, *dates, *extra, "problem"])
+    return f"SELECT {listed} FROM ({checked}) AS o"
+
 
 # Status of every record read; the reconciliation counts them.
 LOADED = "loaded"
@@ -85,16 +118,9 @@ class StageJoin:
     opted_out: str
     columns: dict[str, str] = field(default_factory=dict)
     named: tuple[str, ...] = ()
-    # when the records are fewer than the keys they look up (lab acts against every claim
-    # line): the whole FROM clause, ``{records}`` standing for them, written so that the
-    # engine, which builds a join's hash table on its right side (``joins_as_written``),
-    # builds it on the records
-    records_first: str | None = None
 
     def from_sql(self, records: str) -> str:
         """SQL after FROM: ``records`` (a parenthesized query, alias ``s``) joined."""
-        if self.records_first is not None:
-            return self.records_first.replace("{records}", records)
         return f"{records} AS s {self.clause}"
 
 

@@ -241,24 +241,13 @@ def parent_join(
     unknown: Reason,
     reported_field: str,
     copied: tuple[str, ...],
-    *,
-    fewer_records: bool = False,
 ) -> StageJoin:
-    """The join of a staged record (alias ``s``) to its parent's keys (``parent_keys``).
-    ``fewer_records``: the records are expected to be fewer than the parent's keys; the hash
-    table is built on them (see ``StageJoin.records_first``)."""
+    """The join of a staged record (alias ``s``) to its parent's keys (``parent_keys``)."""
     on_p = " AND ".join(f"p.k{i} = {expr}" for i, expr in enumerate(mine))
     on_q = " AND ".join(f"q.k{i} = {expr}" for i, expr in enumerate(mine))
     parent_status = f"coalesce(p.pstatus, CASE WHEN q.k0 IS NOT NULL THEN '{QUARANTINED}' END)"
-    quarantined = f"LEFT JOIN qkeys_{parent} AS q ON {on_q}"
-    records_first = (
-        f"keys_{parent} AS p RIGHT JOIN {{records}} AS s ON {on_p} {quarantined}"
-        if fewer_records
-        else None
-    )
     return StageJoin(
-        records_first=records_first,
-        clause=f"LEFT JOIN keys_{parent} AS p ON {on_p} {quarantined}",
+        clause=f"LEFT JOIN keys_{parent} AS p ON {on_p} LEFT JOIN qkeys_{parent} AS q ON {on_q}",
         reference=reference_problem_sql(parent_status, unknown=unknown, field=reported_field),
         opted_out=f"p.pstatus = '{OPTED_OUT}'",
         columns={name: f"p.{name}" for name in copied},

@@ -21,7 +21,15 @@ from havre.ingest.fields import (
     quote,
     value_sql,
 )
-from havre.ingest.model import ExtraColumns, SourceFile, StageJoin, staged_select, stored_select
+from havre.ingest.model import (
+    ExtraColumns,
+    FieldsOf,
+    SourceFile,
+    StageJoin,
+    padded_select,
+    staged_select,
+    stored_select,
+)
 
 
 def stage_parquet(
@@ -33,10 +41,13 @@ def stage_parquet(
     extra_columns: ExtraColumns | None = None,
     join: StageJoin | None = None,
     keep: frozenset[str] | None = None,
+    fields_of: FieldsOf | None = None,
 ) -> str:
-    """Stage and check every file of a table: ``chk_<table>`` as ``stage_delimited`` makes it."""
+    """Stage and check every file of a table: ``chk_<table>`` as ``stage_delimited`` makes it
+    (``fields_of`` too)."""
     relation = f"chk_{table}"
     for number, source in enumerate(files):
+        own = fields if fields_of is None else fields_of(source)
         extra = extra_columns(source) if extra_columns else {}
         try:
             schema = pq.read_schema(source.path)
@@ -46,33 +57,33 @@ def stage_parquet(
                 hint="check the delivery: this file is not what its name says",
             ) from None
         present = {name.upper(): name for name in schema.names}
-        missing = [f.name for f in fields if f.name.upper() not in present]
+        missing = [f.name for f in own if f.name.upper() not in present]
         if missing:
             raise DataValidationError(
                 f"{source.name}: column(s) {', '.join(missing)} missing.",
                 hint="the file does not have the columns of its table",
             )
-        raw = {f.name: f"CAST({quote(present[f.name.upper()])} AS VARCHAR)" for f in fields}
-        values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in fields]
+        raw = {f.name: f"CAST({quote(present[f.name.upper()])} AS VARCHAR)" for f in own}
+        values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in own]
         constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
-        row_text = (
-            "concat_ws(';', " + ", ".join(f"coalesce({raw[f.name]}, '')" for f in fields) + ")"
-        )
+        row_text = "concat_ws(';', " + ", ".join(f"coalesce({raw[f.name]}, '')" for f in own) + ")"
         staged = f"""
             SELECT {source.file_id} AS file_id, file_row_number + 2 AS line_no,
-                   true AS utf8_ok, false AS blank, {len(fields)} AS n_fields,
+                   true AS utf8_ok, false AS blank, {len(own)} AS n_fields,
                    hash({row_text}) AS h1, hash({row_text} || chr(31)) AS h2,
                    {", ".join(values + constants)}
             FROM read_parquet({literal(str(source.path))}, file_row_number = true)
         """
-        dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
-        names = ["h1", "h2", *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
-        problem = problem_sql(fields, ctx.today_iso, expected_fields=len(fields), typed=True)
-        dated = ", ".join(["*", *dates_sql(fields)])
+        extras = [quote(n) for n in extra]
+        problem = problem_sql(own, ctx.today_iso, expected_fields=len(own), typed=True)
+        dated = ", ".join(["*", *dates_sql(own)])
         checked = (
-            f"SELECT file_id, line_no, {', '.join(names)}, {problem} AS problem "
+            f"SELECT file_id, line_no, {', '.join(_names(own, extras))}, {problem} AS problem "
             f"FROM (SELECT {dated} FROM ({staged}))"
         )
+        if own != fields:
+            checked = padded_select(checked, own, fields, extras)
+        names = _names(fields, extras)
         select = stored_select(
             staged_select(checked, names, join, fields),
             fields,
@@ -86,3 +97,9 @@ def stage_parquet(
         ctx.add_read(source.table, read, source.file_id)
         ctx.progress(f"reading {table}", source.bytes, source.bytes)
     return relation
+
+
+def _names(fields: tuple[Field, ...], extras: list[str]) -> list[str]:
+    """Columns of a checked record, after ``file_id`` and ``line_no``."""
+    dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
+    return ["h1", "h2", *[f.column for f in fields], *dates, *extras]

@@ -12,7 +12,8 @@ from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
 from havre.ingest.delimited import DelimitedFormat, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
-from havre.ingest.model import Delivery, SourceFile, StageJoin
+from havre.ingest.fields import Field, literal
+from havre.ingest.model import Delivery, SourceFile, StageJoin, field_union
 from havre.ingest.readers import register_reader
 from havre.ingest.reasons import Reason
 from havre.ingest.resolve import parent_join, parent_keys, resolved_view
@@ -25,6 +26,10 @@ from havre.pseudo.scheme import SchemeId
 FORMAT = DelimitedFormat(delimiter=";")
 # PMSI tables (one file per year each), staged and resolved as one relation per kind
 PMSI = ("T_MCO_B", "T_MCO_C", "T_MCO_D")
+# what belongs to a claim line (drugs, lab acts): staged as one relation, so that one hash
+# table of the claim keys serves both, and resolved as one (each table keeps its counts)
+CLAIM_ITEMS = "ER_ITEMS"
+ITEM_TABLES = ("ER_PHA_F", "ER_BIO_F")
 MANIFEST = "delivery.json"
 
 
@@ -87,38 +92,72 @@ class SndsReader:
         years = mco_years(set(by_table))
 
         def stage(table: str, join: StageJoin | None = None) -> None:
+            fields_of = None
             if table in PMSI:  # every year's file of a PMSI table, staged as one relation
                 files = [f for y in years for f in by_table[f"T_MCO{y}{table[-1]}"]]
                 fields, extra = table_fields(f"T_MCO{years[0]}{table[-1]}"), _mco_year
+            elif table == CLAIM_ITEMS:
+                files = [f for name in ITEM_TABLES for f in by_table[name]]
+                fields = field_union(*(table_fields(name) for name in ITEM_TABLES))
+                extra, fields_of = _source_table, _own_fields
             else:
                 files, fields, extra = by_table[table], table_fields(table), None
-            keep = KEEP.get(table)
+            keep = _keep(table)
             if parquet:
-                stage_parquet(ctx, table, files, fields, extra_columns=extra, join=join, keep=keep)
+                stage_parquet(
+                    ctx,
+                    table,
+                    files,
+                    fields,
+                    extra_columns=extra,
+                    join=join,
+                    keep=keep,
+                    fields_of=fields_of,
+                )
             else:
                 stage_delimited(
-                    ctx, table, files, fields, FORMAT, extra_columns=extra, join=join, keep=keep
+                    ctx,
+                    table,
+                    files,
+                    fields,
+                    FORMAT,
+                    extra_columns=extra,
+                    join=join,
+                    keep=keep,
+                    fields_of=fields_of,
                 )
 
         def resolve(table: str, key: list[str] | None, carried: tuple[str, ...]) -> None:
-            if table not in PMSI:
+            if table == CLAIM_ITEMS:
+                fields = field_union(*(table_fields(name) for name in ITEM_TABLES))
+                column, parts = "source_table", {name: name for name in ITEM_TABLES}
+            elif table in PMSI:
+                fields = table_fields(f"T_MCO{years[0]}{table[-1]}")
+                column, parts = "mco_year", {f"T_MCO{y}{table[-1]}": y for y in years}
+            else:
                 fields = table_fields(table)
-                keep = KEEP.get(table)
                 ctx.add_table(
-                    resolved_view(ctx, table, fields, key=key, carried=carried, keep=keep)
+                    resolved_view(ctx, table, fields, key=key, carried=carried, keep=_keep(table))
                 )
                 return
-            fields = table_fields(f"T_MCO{years[0]}{table[-1]}")
             merged = resolved_view(
-                ctx, table, fields, key=key, carried=(*carried, "mco_year"), partition=["mco_year"]
+                ctx,
+                table,
+                fields,
+                key=key,
+                carried=(*carried, column),
+                keep=_keep(table),
+                partition=[column],
             )
-            for year in years:  # each year's table keeps its own counts and quarantine
-                name = f"T_MCO{year}{table[-1]}"
+            for name, value in parts.items():  # each table keeps its own counts and quarantine
                 ctx.execute(
                     f"CREATE TEMP VIEW res_{name} AS "
-                    f"SELECT * FROM {merged.relation} WHERE mco_year = '{year}'"
+                    f"SELECT * FROM {merged.relation} WHERE {column} = {literal(value)}"
                 )
-                ctx.add_table(dataclasses.replace(merged, name=name, relation=f"res_{name}"))
+                own = tuple(f for f in merged.fields if f in table_fields(name))
+                ctx.add_table(
+                    dataclasses.replace(merged, name=name, relation=f"res_{name}", fields=own)
+                )
 
         # persons first: every other record is joined to them as it is read
         stage("IR_BEN_R")
@@ -144,16 +183,12 @@ class SndsReader:
             {"person_id": "person_id", "claim_start": "EXE_SOI_DTD", "claim_pos": "pos"},
         )
         cle = ["TRY_CAST(s.CLE_DCI_JNT AS BIGINT)"]
-        for child in ("ER_PHA_F", "ER_BIO_F"):
-            # lab acts are far fewer than claim lines: their hash table is built on the acts,
-            # and the claim lines probe it (drugs are about half the lines: not worth it)
-            fewer = _far_fewer_lines(by_table[child], by_table["ER_PRS_F"])
-            join = parent_join(
-                "ER_PRS_F", cle, Reason.UNKNOWN_CLAIM, "CLE_DCI_JNT", claim, fewer_records=fewer
-            )
-            stage(child, join)
-            resolve(child, None, claim)
-            ctx.step(f"{child}: checked, linked to its claim line, de-duplicated")
+        stage(CLAIM_ITEMS, parent_join("ER_PRS_F", cle, Reason.UNKNOWN_CLAIM, "CLE_DCI_JNT", claim))
+        resolve(CLAIM_ITEMS, None, claim)
+        ctx.step(
+            f"{' and '.join(ITEM_TABLES)}: checked, linked to their claim line (one lookup of "
+            "the claim keys for both), de-duplicated"
+        )
         if years:
             stay = ("person_id", "stay_start", "stay_end", "stay_pos")
             parent_keys(
@@ -179,10 +214,19 @@ class SndsReader:
         build_outputs(ctx, bool(years))
 
 
-def _far_fewer_lines(files: list[SourceFile], than: list[SourceFile]) -> bool:
-    """Whether ``files`` hold far fewer records than ``than`` — judged by their sizes, known
-    before anything is read (lines of the claim tables are 15 to 90 bytes long)."""
-    return sum(f.bytes for f in files) * 8 < sum(f.bytes for f in than)
+def _keep(table: str) -> frozenset[str] | None:
+    """The fields staged of a table (``KEEP``; all of a table that has no entry)."""
+    if table == CLAIM_ITEMS:
+        return frozenset().union(*(KEEP[name] for name in ITEM_TABLES))
+    return KEEP.get(table)
+
+
+def _own_fields(source: SourceFile) -> tuple[Field, ...]:
+    return table_fields(source.table)
+
+
+def _source_table(source: SourceFile) -> dict[str, str]:
+    return {"source_table": literal(source.table)}
 
 
 def _mco_year(source: SourceFile) -> dict[str, str]:
