@@ -24,7 +24,7 @@ class ReadingMixin(AirlockBase):
         (blind review), consolidations and the next steps."""
         project_id = self.project_of(request_id)
         team = self.team(project_id)
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             row = self.load(session, request_id)
             self.require_reader(actor, row, team)
             return self.view(session, row, actor, team)
@@ -39,7 +39,7 @@ class ReadingMixin(AirlockBase):
             query = query.where(ReleaseRequestRow.project_id == project_id)
         if wanted is not None:
             query = query.where(ReleaseRequestRow.state == wanted.value)
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             rows = list(session.execute(query).scalars())
             counts = dict(
                 session.execute(
@@ -81,7 +81,7 @@ class ReadingMixin(AirlockBase):
                 f"The privacy budget of project {project_id} is shown to its team and to those "
                 "who oversee outputs.",
             )
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             self.permits.history(project_id, session=session)  # NotFoundError if unknown
             return self._budget_view(session, project_id)
 

@@ -128,11 +128,13 @@ class ProjectsBase:
         ) as scope:
             yield scope
 
-    def _load(self, session: Session, project_id: str) -> Loaded:
-        project = store.get_project(session, project_id, lock=True)
-        permits = store.permit_rows(session, project.id, lock=True)
+    def _load(self, session: Session, project_id: str, *, lock: bool = True) -> Loaded:
+        """The project, its permits and revisions; locked for a change unless ``lock`` is
+        false (a read-only unit of work cannot lock)."""
+        project = store.get_project(session, project_id, lock=lock)
+        permits = store.permit_rows(session, project.id, lock=lock)
         status = store.effective_status(project, store.in_force_permit(permits), self.now())
-        return Loaded(project, store.revisions(session, project.id, lock=True), permits, status)
+        return Loaded(project, store.revisions(session, project.id, lock=lock), permits, status)
 
     def _granted_team(self, project_id: str) -> frozenset[str]:
         """Team roles held through the identity service. Read before the caller's transaction

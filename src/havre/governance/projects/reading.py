@@ -39,8 +39,8 @@ def oversees(actor: Actor, project_id: str | None = None) -> bool:
 class ReadingMixin(ProjectsBase):
     def show(self, actor: Actor, project_id: str) -> ProjectView:
         granted = self._granted_team(project_id)
-        with self.db.transaction() as session:
-            loaded = self._load(session, project_id)
+        with self.db.reading() as session:
+            loaded = self._load(session, project_id, lock=False)
             self._require_reader(actor, loaded, granted)
             return self._view(session, loaded)
 
@@ -52,8 +52,8 @@ class ReadingMixin(ProjectsBase):
     def permit(self, actor: Actor, project_id: str, version: int | None = None) -> Permit:
         """A permit version (default: the one in force, else the latest issued)."""
         granted = self._granted_team(project_id)
-        with self.db.transaction() as session:
-            self._require_reader(actor, self._load(session, project_id), granted)
+        with self.db.reading() as session:
+            self._require_reader(actor, self._load(session, project_id, lock=False), granted)
             return self.permits.get(project_id, version, session=session)
 
     def list_projects(
@@ -63,7 +63,7 @@ class ReadingMixin(ProjectsBase):
         wanted = choice(ProjectStatus, status, "project status") if status is not None else None
         now = self.now()
         out = []
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             rows = session.execute(select(ProjectRow).order_by(ProjectRow.created_at)).scalars()
             for project in list(rows):
                 permits = store.permit_rows(session, project.id)
