@@ -283,6 +283,14 @@ def _defects(t: dict[str, Table], cle: int) -> None:
     first_pharmacy = pha.lines[0].split(b";")[0].decode()
     pha.add([first_pharmacy, "3400930000001", "Z99ZZ99", "1", "3.00"], QUARANTINED, "unknown_code")
     pha.add_raw(pha.lines[0], DUPLICATE)
+    # lab acts are staged with the drugs, as one relation: their own fields, reasons, counts
+    bio = t["ER_BIO_F"]
+    first_lab = bio.lines[0].split(b";")[0].decode()
+    bio.add([first_lab, "ZZZZ", "1"], QUARANTINED, "unknown_code")
+    bio.add(["999998", "1577", "1"], QUARANTINED, "unknown_claim")
+    bio.add([bad_date, "1577", "1"], QUARANTINED, "parent_quarantined")
+    bio.add([first_lab, "1577", "x"], QUARANTINED, "wrong_type")
+    bio.add_raw(bio.lines[0], DUPLICATE)
     t["T_MCO21C"].add(
         ["750100042", "999001", STRANGER, "1", "2021-07-01", "2021-07-02"],
         QUARANTINED,

@@ -57,8 +57,11 @@ def test_dirty_delivery_reconciles_and_quarantines_line_by_line(hub: Hub, tmp_pa
     assert by_reason["bad_date"]["defect_kind"] == "bad_date"
     assert by_reason["unknown_claim"]["defect_kind"] == "unknown_person"
     assert by_reason["parent_quarantined"]["defect_kind"] is None
-    wrong = next(r for r in rows if r["reason"] == "wrong_type")
-    assert (wrong["field"], wrong["value"]) == ("PRS_ACT_QTE", "abc")
+    wrong = {r["source_table"]: r for r in rows if r["reason"] == "wrong_type"}
+    assert (wrong["ER_PRS_F"]["field"], wrong["ER_PRS_F"]["value"]) == ("PRS_ACT_QTE", "abc")
+    assert (wrong["ER_BIO_F"]["field"], wrong["ER_BIO_F"]["value"]) == ("BIO_ACT_QSN", "x")
+    unknown = {r["source_table"]: r for r in rows if r["reason"] == "unknown_code"}
+    assert (unknown["ER_BIO_F"]["field"], unknown["ER_BIO_F"]["value"]) == ("BIO_PRS_IDE", "ZZZZ")
     nir_rows = [r for r in rows if r["field"] == "BEN_NIR"]
     assert nir_rows and all(r["value"] is None for r in nir_rows)
     assert all(r["source_file"].endswith(".csv") for r in rows)
