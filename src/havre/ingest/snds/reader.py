@@ -99,7 +99,7 @@ class SndsReader:
             elif table == CLAIM_ITEMS:
                 files = [f for name in ITEM_TABLES for f in by_table[name]]
                 fields = field_union(*(table_fields(name) for name in ITEM_TABLES))
-                extra, fields_of = _source_table, _own_fields
+                extra, fields_of = _item_table, _own_fields
             else:
                 files, fields, extra = by_table[table], table_fields(table), None
             keep = _keep(table)
@@ -130,10 +130,10 @@ class SndsReader:
         def resolve(table: str, key: list[str] | None, carried: tuple[str, ...]) -> None:
             if table == CLAIM_ITEMS:
                 fields = field_union(*(table_fields(name) for name in ITEM_TABLES))
-                column, parts = "source_table", {name: name for name in ITEM_TABLES}
+                column, parts = "item_table", {name: str(i) for i, name in enumerate(ITEM_TABLES)}
             elif table in PMSI:
                 fields = table_fields(f"T_MCO{years[0]}{table[-1]}")
-                column, parts = "mco_year", {f"T_MCO{y}{table[-1]}": y for y in years}
+                column, parts = "mco_year", {f"T_MCO{y}{table[-1]}": literal(y) for y in years}
             else:
                 fields = table_fields(table)
                 ctx.add_table(
@@ -152,7 +152,7 @@ class SndsReader:
             for name, value in parts.items():  # each table keeps its own counts and quarantine
                 ctx.execute(
                     f"CREATE TEMP VIEW res_{name} AS "
-                    f"SELECT * FROM {merged.relation} WHERE {column} = {literal(value)}"
+                    f"SELECT * FROM {merged.relation} WHERE {column} = {value}"
                 )
                 own = tuple(f for f in merged.fields if f in table_fields(name))
                 ctx.add_table(
@@ -225,8 +225,9 @@ def _own_fields(source: SourceFile) -> tuple[Field, ...]:
     return table_fields(source.table)
 
 
-def _source_table(source: SourceFile) -> dict[str, str]:
-    return {"source_table": literal(source.table)}
+def _item_table(source: SourceFile) -> dict[str, str]:
+    """Which table of ``ITEM_TABLES`` a record is from (one byte, not the table's name)."""
+    return {"item_table": f"CAST({ITEM_TABLES.index(source.table)} AS UTINYINT)"}
 
 
 def _mco_year(source: SourceFile) -> dict[str, str]:
