@@ -332,8 +332,14 @@ class SparkEngine:
         return self._arrow(self._run(to_spark(query)))
 
     def batches(self, query: str, batch_rows: int = BATCH_ROWS) -> pa.RecordBatchReader:
-        table = self.sql(query)
-        return pa.RecordBatchReader.from_batches(table.schema, _chunks(table, batch_rows))
+        """The result one partition at a time (Arrow C stream): the driver never holds more
+        than a partition of it. ``batch_rows`` is the engine's
+        ``spark.sql.execution.arrow.maxRecordsPerBatch`` here, not a parameter."""
+        frame = self._run(to_spark(query))
+        try:
+            return pa.RecordBatchReader.from_stream(frame)
+        except Exception as exc:
+            raise EngineError(f"Spark failed: {_reason(exc)}") from None
 
     def scalar(self, query: str) -> Any:
         table = self.sql(query)
@@ -409,10 +415,6 @@ class SparkEngine:
         except Exception:
             log.debug("key caches not cleared")
         self._tokens.clear()
-
-
-def _chunks(table: pa.Table, rows: int) -> Iterator[pa.RecordBatch]:
-    yield from table.to_batches(max_chunksize=rows)
 
 
 def _reason(exc: BaseException) -> str:
