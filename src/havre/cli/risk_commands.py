@@ -201,7 +201,7 @@ def _assess_file(
         suggest,
     )
     from havre.disclosure.risk import register as register_relation
-    from havre.lake.engine import DuckDBEngine
+    from havre.lake.engine import open_engine
 
     declaration = declare(_names(qi), _names(sensitive), _kinds(kinds))
     target = (
@@ -211,7 +211,12 @@ def _assess_file(
     )
     settings = load_settings()
     with tempfile.TemporaryDirectory(prefix="havre-risk-") as spill:
-        engine = DuckDBEngine(settings.model_copy(update={"home": Path(spill)}))
+        # DuckDB spills into a folder of its own, gone with the run; Spark keeps its own
+        engine = open_engine(
+            settings
+            if settings.engine == "spark"
+            else settings.model_copy(update={"home": Path(spill)})
+        )
         try:
             relation = register_relation(engine, open_file(input_file, declaration.columns))
             population_info = Population(

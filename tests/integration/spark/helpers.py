@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 SPEC = Path(__file__).parents[2] / "spec"
 
@@ -19,3 +21,20 @@ def spec_module(relative: str) -> ModuleType:
     sys.modules[loaded.name] = module  # dataclasses look their module up there
     loaded.loader.exec_module(module)
     return module
+
+
+def assert_same(left: Any, right: Any, path: str = "report") -> None:
+    """Counts and labels exactly; real numbers to rounding (a sum's order differs between
+    engines, and so may its last bit)."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        assert sorted(left) == sorted(right), path
+        for key in left:
+            assert_same(left[key], right[key], f"{path}.{key}")
+    elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        assert len(left) == len(right), path
+        for i, (a, b) in enumerate(zip(left, right, strict=True)):
+            assert_same(a, b, f"{path}[{i}]")
+    elif isinstance(left, float) or isinstance(right, float):
+        assert math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-15), f"{path}: {left} {right}"
+    else:
+        assert left == right, f"{path}: {left!r} != {right!r}"

@@ -8,7 +8,6 @@ extract are then computed on both engines."""
 from __future__ import annotations
 
 import hashlib
-import math
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +31,8 @@ from havre.keys.parquet import ParquetCrypto
 from havre.lake.engine import DuckDBEngine
 from havre.scenarios.governed import WHY, GovernedProject, governed_project
 from havre.workspace import registry
+
+from .helpers import assert_same
 
 pytestmark = pytest.mark.spark
 
@@ -137,23 +138,6 @@ def test_risk_assessment_identical(
         with RiskAnalysis(register(engine, extract), declaration) as analysis:
             reports.append((analysis.assess().to_dict(), suggest(analysis, target).to_dict()))
     assert_same(reports[0], reports[1])
-
-
-def assert_same(left: Any, right: Any, path: str = "report") -> None:
-    """Counts and labels exactly; real numbers to rounding (a sum's order differs between
-    engines, and so may its last bit)."""
-    if isinstance(left, dict) and isinstance(right, dict):
-        assert sorted(left) == sorted(right), path
-        for key in left:
-            assert_same(left[key], right[key], f"{path}.{key}")
-    elif isinstance(left, list | tuple) and isinstance(right, list | tuple):
-        assert len(left) == len(right), path
-        for i, (a, b) in enumerate(zip(left, right, strict=True)):
-            assert_same(a, b, f"{path}[{i}]")
-    elif isinstance(left, float) or isinstance(right, float):
-        assert math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-15), f"{path}: {left} {right}"
-    else:
-        assert left == right, f"{path}: {left!r} != {right!r}"
 
 
 @pytest.mark.parametrize("kind", [TableKind.COUNT, TableKind.SUM, TableKind.MEDIAN])
