@@ -231,6 +231,7 @@ def run(scale: str) -> BenchResult:
             ratio = governed / direct
             result.add(f"{name}: plain DuckDB (median of {REPEATS})", direct, "s")
             result.add(f"{name}: through the warm service", governed, "s")
+            result.add(f"{name}: fixed cost of governance", (governed - direct) * 1000, "ms")
             result.add(
                 f"{name}: service / plain",
                 ratio,
