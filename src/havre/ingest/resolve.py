@@ -21,6 +21,17 @@ def position(alias: str = "") -> str:
     return f"(CAST({prefix}file_id AS BIGINT) * {1 << LINE_BITS} + {prefix}line_no)"
 
 
+def key_sql(fields: tuple[Field, ...], names: list[str]) -> list[str]:
+    """SQL: a record's key as ``flag_duplicates`` compares it. An integer field is compared
+    as the number it holds: its children find it by that number (``'007'`` and ``'7'`` are
+    one claim key), so two records holding it as different text must conflict."""
+    kinds = {f.name: f.kind for f in fields}
+    return [
+        f"TRY_CAST({quote(name)} AS BIGINT)" if kinds.get(name) is Kind.INTEGER else quote(name)
+        for name in names
+    ]
+
+
 def flag_duplicates(
     ctx: IngestContext,
     relation: str,
@@ -29,8 +40,9 @@ def flag_duplicates(
 ) -> str:
     """Create ``flags_<relation>`` (``file_id``, ``line_no``, ``flag``): the records that are
     exact duplicates of an earlier valid record, and those whose ``key`` an earlier, different
-    valid record holds. Sparse: only flagged records have a row. ``partition``: columns
-    telling apart the source tables a relation holds (records of two tables never clash).
+    valid record holds. Sparse: only flagged records have a row. ``key``: SQL expressions over
+    the relation's columns (``key_sql``); ``partition``: columns telling apart the source
+    tables a relation holds (records of two tables never clash).
 
     One aggregate over the table finds the groups that hold several valid records (by key, or
     by line hash without one: identical lines share both); only their records are looked at
@@ -39,8 +51,7 @@ def flag_duplicates(
     flags = f"flags_{relation}"
     shared = f"shared_{relation}"
     parts = [quote(p) for p in partition or []]
-    group = [*parts, *([quote(k) for k in key] if key else ["h1"])]
-    listed = ", ".join(group)
+    listed = ", ".join([*parts, *(key or ["h1"])])
     # grouped by a 64-bit hash of the key, cheaper than the text itself; a collision only
     # makes a few more candidates, which are then grouped by the key's values
     ctx.execute(
@@ -54,12 +65,14 @@ def flag_duplicates(
         ctx.execute(f"DROP TABLE {shared}")
         return flags
     candidates = f"candidates_{relation}"
-    on = f"hash({', '.join(f'c.{g}' for g in group)}) = m.kh"
+    keys = [f"key_{i}" for i in range(len(key or []))]
+    named = "".join(f", {expr} AS {name}" for expr, name in zip(key or [], keys, strict=True))
     same = ", ".join([*parts, "h1", "h2"])
     same_on = " AND ".join(f"c.{g} = f.{g}" for g in [*parts, "h1", "h2"])
     ctx.execute(
-        f"CREATE TEMP TABLE {candidates} AS SELECT c.*, {position('c')} AS pos "
-        f"FROM {relation} AS c JOIN {shared} AS m ON {on} WHERE c.problem IS NULL"
+        f"CREATE TEMP TABLE {candidates} AS SELECT c.*, {position('c')} AS pos{named} "
+        f"FROM {relation} AS c JOIN {shared} AS m ON hash({listed}) = m.kh "
+        f"WHERE c.problem IS NULL"
     )
     ctx.execute(
         f"""
@@ -74,6 +87,8 @@ def flag_duplicates(
         """
     )
     if key:
+        group = [*parts, *keys]
+        by = ", ".join(group)
         joined = " AND ".join(f"c.{g} = m.{g}" for g in group)
         ctx.execute(
             f"""
@@ -84,8 +99,8 @@ def flag_duplicates(
                 WHERE d.flag IS NULL
             ),
             multi AS (
-                SELECT {listed}, min(pos) AS first_pos
-                FROM kept GROUP BY {listed} HAVING count(*) > 1
+                SELECT {by}, min(pos) AS first_pos
+                FROM kept GROUP BY {by} HAVING count(*) > 1
             )
             SELECT c.file_id, c.line_no, 'conflict' AS flag
             FROM kept AS c JOIN multi AS m ON {joined}
@@ -189,7 +204,7 @@ def resolved_view(
     ``flag_duplicates``.
     """
     chk = f"chk_{table}"
-    flags = flag_duplicates(ctx, chk, key, partition)
+    flags = flag_duplicates(ctx, chk, key_sql(fields, key) if key else None, partition)
     drop_line_hashes(ctx, chk)
     flagged = bool(ctx.engine.scalar(f"SELECT count(*) FROM {flags}"))
     flag = "f.flag" if flagged else "CAST(NULL AS VARCHAR)"

@@ -16,7 +16,14 @@ from havre.hub import Hub
 from havre.pseudo import hmac_hex
 from havre.pseudo.scheme import nir_message, person_id_of
 
-from .deliveries import OBJECTOR, PEOPLE, snds_tables, write_optout, write_snds
+from .deliveries import (
+    OBJECTOR,
+    PEOPLE,
+    QUARANTINED,
+    snds_tables,
+    write_optout,
+    write_snds,
+)
 from .services import services
 
 OPERATOR = Actor.operator()
@@ -188,3 +195,41 @@ def test_files_that_are_not_what_the_source_declares(
     with sqlite_hub.db.transaction() as session:
         last = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).scalar()
         assert last is not None and (last.action, last.outcome) == ("ingest.run", "error")
+
+
+@pytest.mark.parametrize("padded_first", [False, True])
+def test_claim_keys_equal_as_numbers_conflict(
+    sqlite_hub: Hub, tmp_path: Path, padded_first: bool
+) -> None:
+    # drugs and lab acts find their claim line by the number CLE_DCI_JNT holds: two lines
+    # whose keys differ as text but not as numbers ('01002', '1002') hold the same key
+    s = services(sqlite_hub)
+    tables = snds_tables(dirty=False, optout=False)
+    prs = tables["ER_PRS_F"]
+    pharmacy = prs.lines[1]  # the first dispensing: its drug refers to it
+    key = pharmacy.split(b";")[0]
+    padded = b"0" + key + pharmacy[len(key) :].replace(b"2021-02-05", b"2021-02-06")
+    if padded_first:  # the first of the two in the file keeps the key
+        prs.lines[1] = padded
+        prs.add_raw(pharmacy, QUARANTINED, "conflicting_key")
+    else:
+        prs.add_raw(padded, QUARANTINED, "conflicting_key")
+    result = s.ingestion.ingest(OPERATOR, write_snds(tmp_path / "snds", tables), "snds")
+    for name, table in tables.items():
+        counts = result.reconciliation.tables[name]
+        expected = table.expected()
+        assert (counts.read, counts.loaded, counts.quarantined) == (
+            expected["read"],
+            expected["loaded"],
+            expected["quarantined"],
+        ), name
+    version = s.lake.open("snds")
+    rows = version.quarantine().to_table().to_pylist()
+    assert sorted((r["source_table"], r["line_no"], r["reason"]) for r in rows) == sorted(
+        prs.quarantine()
+    )
+    assert {r["field"] for r in rows} == {"CLE_DCI_JNT"}
+    drugs = version.read("drug_exposure").to_pylist()
+    assert len(drugs) == len(tables["ER_PHA_F"].lines)
+    visits = {v["visit_occurrence_id"] for v in version.read("visit_occurrence").to_pylist()}
+    assert all(d["visit_occurrence_id"] in visits for d in drugs)

@@ -44,6 +44,7 @@ from havre.ingest.reasons import Reason
 from havre.ingest.resolve import (
     before_birth,
     flag_duplicates,
+    key_sql,
     position,
     reference_problem_sql,
     status_sql,
@@ -123,7 +124,7 @@ def _unsupported(ctx: IngestContext, table: str, files: list[SourceFile]) -> Non
 
 def _persons(ctx: IngestContext, source: str) -> None:
     person_fields = fields("person")
-    flags = flag_duplicates(ctx, "chk_person", ["person_id"])
+    flags = flag_duplicates(ctx, "chk_person", key_sql(person_fields, ["person_id"]))
     message = omop_message_sql(source, "CAST(TRY_CAST(r.person_id AS BIGINT) AS VARCHAR)")
     found = objectors(
         ctx,
@@ -184,7 +185,8 @@ def _resolve(ctx: IngestContext, table: str) -> ResolvedTable:
     table_fields = fields(table)
     chk = f"chk_{table}"
     key = primary_key(table)
-    flags = flag_duplicates(ctx, chk, [key] if key else ["person_id"] if table == "death" else None)
+    named = [key] if key else ["person_id"] if table == "death" else None
+    flags = flag_duplicates(ctx, chk, key_sql(table_fields, named) if named else None)
     columns = ", ".join(f"c.{f.column}" for f in table_fields if f.name != "person_id")
     if table in PERSON_TABLES:
         reference = reference_problem_sql(

@@ -17,6 +17,7 @@ from havre.ingest.reasons import Reason
 from havre.ingest.resolve import (
     before_birth,
     flag_duplicates,
+    key_sql,
     position,
     reference_problem_sql,
     status_sql,
@@ -44,7 +45,7 @@ def _parent_status(prefix: str) -> str:
 
 def resolve_persons(ctx: IngestContext) -> ResolvedTable:
     fields = table_fields("IR_BEN_R")
-    flags = flag_duplicates(ctx, "chk_IR_BEN_R", ["BEN_NIR", "BEN_RNG_GEM"])
+    flags = flag_duplicates(ctx, "chk_IR_BEN_R", key_sql(fields, ["BEN_NIR", "BEN_RNG_GEM"]))
     found = objectors(
         ctx, "chk_IR_BEN_R", "substr(BEN_NIR, 1, 13)", "problem IS NULL", "ben_objectors"
     )
