@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -66,6 +67,11 @@ class PermitStatus(StrEnum):
 
 # Statuses of a permit version that is (or was last) the one in force.
 IN_FORCE = frozenset({PermitStatus.ACTIVE, PermitStatus.SUSPENDED, PermitStatus.EXPIRED})
+# stored permits already read, by (terms hash, status, activation): every data access reads
+# the permit in force at least twice, and parsing its terms is the dearest part of that
+_READ: dict[tuple[str, PermitStatus, dt.datetime | None], Permit] = {}
+_READ_SIZE = 256
+_READ_LOCK = threading.Lock()
 
 # metropolitan départements (Corsica as 2A and 2B: "20" no longer exists) and overseas ones
 DEPARTEMENT = re.compile(r"(?:0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])")
@@ -240,11 +246,20 @@ class Permit(Frozen):
                 "A stored permit does not match the hash it was issued with.",
                 hint="the governance database was altered; restore it and check the audit log",
             )
+        key = (expected_sha256, status, activated_at)
+        cached = _READ.get(key)
+        if cached is not None:  # the same terms (their hash just matched), frozen
+            return cached
         try:
             terms = json.loads(terms_json)
-            return cls.model_validate({**terms, "status": status, "activated_at": activated_at})
+            permit = cls.model_validate({**terms, "status": status, "activated_at": activated_at})
         except (ValueError, ValidationError) as exc:
             raise IntegrityError(f"A stored permit cannot be read: {exc}") from None
+        with _READ_LOCK:
+            if len(_READ) >= _READ_SIZE:
+                _READ.pop(next(iter(_READ)))
+            _READ[key] = permit
+        return permit
 
     # -- questions enforcement asks -----------------------------------------------------------
     def effective_status(self, now: dt.datetime) -> PermitStatus:
