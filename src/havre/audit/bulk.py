@@ -3,14 +3,14 @@
 The fast path of ``havre audit verify``; the reference remains ``scan.ChainScanner`` over the
 text rebuilt from the columns. Two things run side by side:
 
-- a reader streams (seq, stored text, prev hash, entry hash) in large keyset pages through the
-  driver's own cursor, and each page is checked with list operations that run in C: contiguous
-  sequence numbers, prev links, SHA-256(prev || text) equal to the stored hash, leaf hashes,
-  the Merkle frontier grown level by level, the root and head hash at every checkpoint;
-- a second connection checks in SQL, chunk by chunk, that every stored text still equals the
-  text rebuilt from the entry's columns (``first_mismatch``), so an entry whose columns were
-  edited, even with its stored text left intact, is caught. A mismatch the database reports
-  is confirmed in Python (``rows.canonical_bytes``, the reference) before it counts.
+- a reader streams (seq, stored text, prev hash, entry hash) in keyset pages through the
+  driver's own cursor, each page as one joined string, and each page is checked with list
+  operations that run in C: contiguous sequence numbers, prev links, SHA-256(prev || text)
+  equal to the stored hash, leaf hashes, the Merkle frontier grown level by level, the root
+  and head hash at every checkpoint;
+- other connections check in SQL, chunk by chunk, that every stored text still equals the
+  text rebuilt from the entry's columns (``column_check``), so an entry whose columns were
+  edited, even with its stored text left intact, is caught.
 
 Entries appended before the text was stored (NULL) are streamed with text built from their
 columns, as the reference does. Any anomaly stops the fast path at the first suspect entry;
@@ -21,25 +21,27 @@ verification never holds appends up.
 
 from __future__ import annotations
 
+import binascii
+import functools
 import hashlib
-import threading
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, func, select
+import numpy as np
+from sqlalchemy import ColumnElement, Integer, Select, func, literal_column, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
 from havre.audit.fastrows import canonical_expression
 from havre.audit.merkle import Frontier
 from havre.audit.models import AuditEntryRow, AuditHeadRow
-from havre.audit.rows import COLUMNS, EntryRow, canonical_bytes
 from havre.audit.scan import ChainScanner
 from havre.db.database import Database
 
 _T = AuditEntryRow.__table__.c
-CHECK_CHUNK = 50_000  # entries per column-check query (one short read each)
+_CONTROL = re.compile(r"[\x00-\x1f]")  # canonical JSON escapes them all: none is raw
 
 Page = list[tuple[Any, ...]]  # (seq, text, prev_hash, entry_hash)
 T = TypeVar("T")
@@ -53,9 +55,55 @@ def _sql(connection: Connection, query: ClauseElement | str) -> str:
     return str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
 
 
-def fetch(connection: Connection, query: ClauseElement | str) -> list[tuple[Any, ...]]:
-    """Rows as the driver returns them (plain tuples: no per-row object of ours)."""
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+_COMPILED: dict[tuple[str, str], str] = {}
+
+
+def number(name: str) -> ColumnElement[int]:
+    """A number written into a statement after it was compiled (``render``)."""
+    return literal_column(f"__{name}__", Integer)
+
+
+def render(
+    connection: Connection,
+    key: str,
+    build: Callable[[str], ClauseElement | str],
+    **numbers: int,
+) -> str:
+    """The statement ``build(dialect)`` compiled once per dialect, its ``number``s filled in.
+
+    The statements of verification hold the canonical text's expression, and compiling one
+    costs more Python time than the database spends running a page of it."""
+    dialect = connection.dialect.name
+    sql = _COMPILED.get((dialect, key))
+    if sql is None:
+        sql = _COMPILED.setdefault((dialect, key), _sql(connection, build(dialect)))
+    for name, value in numbers.items():
+        sql = sql.replace(f"__{name}__", str(int(value)))
+    return sql
+
+
+@functools.cache
+def _raw_text_loader() -> type:
+    from psycopg.adapt import Loader  # only PostgreSQL needs it
+
+    class RawText(Loader):
+        """Text as the bytes the server sent, not decoded into a str."""
+
+        def load(self, data: Any) -> bytes:
+            return bytes(data)
+
+    return RawText
+
+
+def fetch(
+    connection: Connection, query: ClauseElement | str, *, raw_text: bool = False
+) -> list[tuple[Any, ...]]:
+    """Rows as the driver returns them (plain tuples: no per-row object of ours); with
+    ``raw_text``, PostgreSQL text values as UTF-8 bytes, when the connection speaks UTF-8."""
+    driver = connection.connection.driver_connection
+    cursor = driver.cursor()  # type: ignore[union-attr]
+    if raw_text and connection.dialect.name != "sqlite" and driver.info.encoding == "utf-8":  # type: ignore[union-attr]
+        cursor.adapters.register_loader("text", _raw_text_loader())
     try:
         cursor.execute(_sql(connection, query))
         rows: list[tuple[Any, ...]] = cursor.fetchall()
@@ -90,44 +138,57 @@ def end_snapshot(connection: Connection) -> None:
         driver.rollback()  # type: ignore[union-attr]
 
 
-def page_query(
-    dialect: str, after: int, limit: int, *, stored: bool, until: int | None = None
-) -> Select[Any]:
-    """One keyset page of (seq, text, prev hash, entry hash); ``stored``: the stored text where
-    there is one, else (and for the reference) the text built from the columns."""
+def page_query(dialect: str, *, stored: bool, bounded: bool = False) -> Select[Any]:
+    """One keyset page of (seq, text, prev hash, entry hash) after ``number("after")``, at most
+    ``number("limit")`` entries, and up to ``number("until")`` if ``bounded``; ``stored``: the
+    stored text where there is one, else (and for the reference) the text built from the
+    columns."""
     built = canonical_expression(dialect)
     text = func.coalesce(_T.canonical, built) if stored else built
     query = (
         select(_T.seq, text.label("text"), _T.prev_hash, _T.entry_hash)
-        .where(_T.seq > after)
+        .where(_T.seq > number("after"))
         .order_by(_T.seq)
-        .limit(limit)
+        .limit(number("limit"))
     )
-    return query if until is None else query.where(_T.seq <= until)
+    return query.where(_T.seq <= number("until")) if bounded else query
+
+
+def page_sql(
+    connection: Connection, after: int, limit: int, *, stored: bool, until: int | None = None
+) -> str:
+    key = f"page-{'stored' if stored else 'built'}{'' if until is None else '-until'}"
+    build = functools.partial(page_query, stored=stored, bounded=until is not None)
+    bounds = {} if until is None else {"until": until}
+    return render(connection, key, build, after=after, limit=limit, **bounds)
 
 
 def block_query(connection: Connection, after: int, limit: int) -> str:
-    """A page as one row: count, first and last seq, the lengths of the hashes, and the texts
-    and hashes each joined into one string, so the driver makes a few objects per page, not
-    five per entry. Texts are joined with a newline, which canonical JSON never holds raw
-    (it escapes control characters): an entry whose stored text holds one splits the page
-    wrong and fails its hash. Rows are joined in the order the ordered subquery yields them
-    (what both databases do; an ORDER BY inside the aggregates would sort the page thrice);
-    a page joined in any other order would fail its hashes and be read row by row, never
-    pass."""
-    inner = _sql(connection, page_query(connection.dialect.name, after, limit, stored=True))
-    if connection.dialect.name == "sqlite":
-        texts = "CAST(group_concat(text, char(10)) AS BLOB)"
-        prevs, hashes = "group_concat(prev_hash, '')", "group_concat(entry_hash, '')"
-    else:
-        texts = "string_agg(text, chr(10))"
-        prevs, hashes = "string_agg(prev_hash, '')", "string_agg(entry_hash, '')"
-    return (
-        "SELECT count(*), min(seq), max(seq), "
-        "min(length(prev_hash)), max(length(prev_hash)), "
-        "min(length(entry_hash)), max(length(entry_hash)), "
-        f"{texts}, {prevs}, {hashes} FROM ({inner}) AS page"
-    )
+    """A page as one row: its count, first and last seq, and one string joining, for each
+    entry, its prev hash, entry hash and text, every field followed by a newline (the last
+    one excepted), so the driver makes a few objects per page, not five per entry.
+
+    Canonical JSON holds no raw control character (it escapes them) and a hex hash none
+    either: a page of n entries holds exactly 3n - 1 control characters, all newlines, and
+    a field holding one fails the page; a NULL field becomes empty and fails it too. One
+    aggregate per page: PostgreSQL spends far more building two large strings side by side
+    than one. Rows are joined in the order the ordered subquery yields them (what both
+    databases do; an ORDER BY inside the aggregate would sort the page again); a page joined
+    in any other order would fail its hashes and be read row by row, never pass."""
+
+    def build(dialect: str) -> str:
+        inner = _sql(connection, page_query(dialect, stored=True))
+        newline = "char(10)" if dialect == "sqlite" else "chr(10)"
+        fields = f" || {newline} || ".join(
+            f"coalesce({name}, '')" for name in ("prev_hash", "entry_hash", "text")
+        )
+        if dialect == "sqlite":
+            joined = f"CAST(group_concat({fields}, {newline}) AS BLOB)"
+        else:
+            joined = f"string_agg({fields}, {newline})"
+        return f"SELECT count(*), min(seq), max(seq), {joined} FROM ({inner}) AS page"
+
+    return render(connection, "block", build, after=after, limit=limit)
 
 
 class Block(NamedTuple):
@@ -136,20 +197,16 @@ class Block(NamedTuple):
     size: int
     first: int | None
     last: int | None
-    prev_lengths: tuple[int | None, int | None]
-    hash_lengths: tuple[int | None, int | None]
-    texts: bytes | None
-    prev_hashes: str | None
-    entry_hashes: str | None
+    joined: bytes | None
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> Block:
-        count, first, last, pmin, pmax, emin, emax, texts, prevs, hashes = row
-        if isinstance(texts, str):
-            texts = texts.encode("utf-8")
-        elif isinstance(texts, memoryview):
-            texts = bytes(texts)
-        return cls(int(count), first, last, (pmin, pmax), (emin, emax), texts, prevs, hashes)
+        count, first, last, joined = row
+        if isinstance(joined, str):
+            joined = joined.encode("utf-8")
+        elif isinstance(joined, memoryview):
+            joined = bytes(joined)
+        return cls(int(count), first, last, joined)
 
 
 def _read(
@@ -201,7 +258,7 @@ def pages(
     """Entries after ``after``, a list of (seq, text, prev hash, entry hash) per page."""
 
     def read(connection: Connection, last: int) -> tuple[Page, int, int]:
-        page = fetch(connection, page_query(connection.dialect.name, last, batch, stored=stored))
+        page = fetch(connection, page_sql(connection, last, batch, stored=stored))
         return page, len(page), page[-1][0] if page else last
 
     return _read(database, after, batch, head, read)
@@ -213,7 +270,7 @@ def blocks(
     """Entries after ``after`` with their stored text, one ``Block`` per page."""
 
     def read(connection: Connection, last: int) -> tuple[Block, int, int]:
-        block = Block.of(fetch(connection, block_query(connection, last, batch))[0])
+        block = Block.of(fetch(connection, block_query(connection, last, batch), raw_text=True)[0])
         return block, block.size, block.last if block.last is not None else last
 
     return _read(database, after, batch, head, read)
@@ -224,107 +281,6 @@ def last_seq(database: Database) -> int:
         rows = fetch(connection, select(func.max(_T.seq)))
         end_read(connection)
     return int(rows[0][0] or 0)
-
-
-# -- stored text against the columns ----------------------------------------------------------
-def first_mismatch(connection: Connection, after: int, until: int) -> int | None:
-    """The first entry in (after, until] whose stored text is not the text of its columns."""
-    dialect = connection.dialect.name
-    # spelled out: SQLAlchemy's is_distinct_from loses literal_binds on SQLite
-    distinct = _T.canonical.op("IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM")(
-        canonical_expression(dialect)
-    )
-    while after < until:
-        query = select(func.min(_T.seq)).where(
-            _T.seq > after, _T.seq <= until, _T.canonical.is_not(None), distinct
-        )
-        found = fetch(connection, query)[0][0]
-        end_read(connection)
-        if found is None:
-            return None
-        if not _same_in_python(connection, int(found)):
-            return int(found)
-        after = int(found)  # the database's text differs from Python's; Python is the reference
-    return None
-
-
-def _same_in_python(connection: Connection, seq: int) -> bool:
-    rows = fetch(connection, select(*COLUMNS, _T.canonical).where(_T.seq == seq))
-    end_read(connection)
-    if not rows:
-        return True  # gone meanwhile: the scan reports that
-    *columns, stored = rows[0]
-    try:
-        return bool(canonical_bytes(EntryRow._make(columns)).decode("utf-8") == stored)
-    except (TypeError, ValueError, AttributeError):
-        return False
-
-
-class ColumnCheck:
-    """``first_mismatch`` over a range in chunks, on ``workers`` threads (a connection each).
-
-    On PostgreSQL each worker is a server process of its own, so two share the text building
-    between the cores; on SQLite one worker already runs beside the hashing thread."""
-
-    def __init__(
-        self,
-        database: Database,
-        after: int,
-        until: int,
-        *,
-        chunk: int = CHECK_CHUNK,
-        workers: int = 1,
-    ) -> None:
-        self.db = database
-        self.after, self.until, self.chunk = after, until, chunk
-        self._limit = until
-        self._found: list[int] = []
-        self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
-        self._next = after
-        self._threads = [
-            threading.Thread(target=self._run, name=f"audit-verify-columns-{n}", daemon=True)
-            for n in range(max(1, workers))
-        ]
-
-    def start(self) -> ColumnCheck:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def stop_after(self, seq: int) -> None:
-        """Nothing past ``seq`` matters any more (an earlier anomaly was found there)."""
-        with self._lock:
-            self._limit = min(self._limit, seq)
-
-    def result(self) -> int | None:
-        for thread in self._threads:
-            thread.join()
-        if self._errors:
-            raise self._errors[0]
-        # chunks are handed out in order and none below a mismatch is skipped: the least
-        # mismatch found is the first one
-        return min(self._found, default=None)
-
-    def _take(self) -> tuple[int, int] | None:
-        with self._lock:
-            low = self._next
-            if low >= min(self.until, self._limit):
-                return None
-            self._next = min(low + self.chunk, self.until)
-            return low, self._next
-
-    def _run(self) -> None:
-        try:
-            with self.db.engine.connect() as connection:
-                while (chunk := self._take()) is not None:
-                    found = first_mismatch(connection, *chunk)
-                    if found is not None:
-                        with self._lock:
-                            self._found.append(found)
-                            self._limit = min(self._limit, found)
-        except BaseException as error:  # raised in the caller's thread
-            self._errors.append(error)
 
 
 # -- the scan ---------------------------------------------------------------------------------
@@ -360,32 +316,38 @@ class BulkScanner:
         state = self.scanner
         self._save()
         first, count = state.next_seq, block.size
-        texts, prevs, hashes = block.texts, block.prev_hashes, block.entry_hashes
         if (
             block.first != first
             or block.last != first + count - 1  # unique and ordered: first and last suffice
-            or block.prev_lengths != (64, 64)
-            or block.hash_lengths != (64, 64)
-            or texts is None
-            or prevs is None
-            or hashes is None
-            # every prev link at once: the hashes are 64 characters each
-            or prevs[:64] != state.prev_hash
-            or prevs[64:] != hashes[:-64]
+            or block.joined is None
         ):
             return self._stop(block)
-        pieces = texts.split(b"\n")
+        parts = block.joined.split(b"\n")
+        # the separators are the only control characters: no field holds one raw (numpy
+        # counts them without a Python loop, and without the GIL)
+        controls = np.count_nonzero(np.frombuffer(block.joined, dtype=np.uint8) < 32)
+        if len(parts) != 3 * count or controls != 3 * count - 1:
+            return self._stop(block)
+        prevs, hashes, texts = parts[0::3], parts[1::3], parts[2::3]
+        joined = b"".join(hashes)
+        if (
+            # every prev link at once
+            prevs[0] != state.prev_hash.encode("ascii")
+            or prevs[1:] != hashes[:-1]
+            or set(map(len, hashes)) != {64}
+        ):
+            return self._stop(block)
         try:
-            stored = bytes.fromhex(hashes)
-            chained = bytes.fromhex(state.prev_hash) + stored[:-32]
-        except ValueError:
+            stored = binascii.unhexlify(joined)
+        except (binascii.Error, ValueError):
             return self._stop(block)
-        if len(pieces) != count or stored.hex() != hashes:  # lower-case hex, as hexdigest
+        if binascii.hexlify(stored) != joined:  # lower-case hex, as hexdigest writes
             return self._stop(block)
+        chained = bytes.fromhex(state.prev_hash) + stored[:-32]
         sha = hashlib.sha256
         digests = [
             sha(chained[at : at + 32] + text).digest()
-            for at, text in zip(range(0, 32 * count, 32), pieces, strict=True)
+            for at, text in zip(range(0, 32 * count, 32), texts, strict=True)
         ]
         if b"".join(digests) != stored:
             return self._stop(block)
@@ -402,15 +364,15 @@ class BulkScanner:
             if frontier is not None:
                 frontier.extend(leaves[done:cut])
             done = cut
-            head_hash = hashes[(cut - 1) * 64 : cut * 64]
+            head_hash = hashes[cut - 1].decode("ascii")
             if state.check_marks(state.marks[size], head_hash) is not None:
                 self.anomaly = size
                 return False
         if frontier is not None:
             frontier.extend(leaves[done:])
         state.next_seq = first + count
-        state.before_prev = hashes[-128:-64] if count > 1 else state.prev_hash
-        state.prev_hash = hashes[-64:]
+        state.before_prev = hashes[-2].decode("ascii") if count > 1 else state.prev_hash
+        state.prev_hash = hashes[-1].decode("ascii")
         state.entries += count
         return True
 
@@ -444,10 +406,9 @@ class BulkScanner:
         expected, prev = self.scanner.next_seq, self.scanner.prev_hash
         until = block.last if block.last is not None else expected
         with self.database.engine.connect() as connection:
-            query = page_query(
-                connection.dialect.name, expected - 1, max(block.size, 1), stored=True
-            )
-            rows = fetch(connection, query.where(_T.seq <= max(until, expected)))
+            size, until = max(block.size, 1), max(until, expected)
+            query = page_sql(connection, expected - 1, size, stored=True, until=until)
+            rows = fetch(connection, query)
             end_read(connection)
         for seq, text, prev_hash, entry_hash in rows:
             if seq != expected or prev_hash != prev:
@@ -456,7 +417,7 @@ class BulkScanner:
                 digest = hashlib.sha256(bytes.fromhex(prev) + text.encode()).hexdigest()
             except (TypeError, ValueError, AttributeError):
                 break
-            if digest != entry_hash or "\n" in text:
+            if digest != entry_hash or _CONTROL.search(text):
                 break
             expected, prev = expected + 1, entry_hash
         self.anomaly = expected

@@ -25,17 +25,9 @@ from typing import Any, cast
 from sqlalchemy import select
 
 from havre.audit.archive import ArchiveFile, ArchiveRecord, list_archives
-from havre.audit.bulk import (
-    BulkScanner,
-    ColumnCheck,
-    blocks,
-    end_read,
-    fetch,
-    first_mismatch,
-    last_seq,
-    pages,
-)
+from havre.audit.bulk import BulkScanner, blocks, end_read, fetch, last_seq, pages
 from havre.audit.checkpoints import Checkpoint, list_checkpoints
+from havre.audit.column_check import ColumnCheck, first_mismatch
 from havre.audit.entry import GENESIS_HASH
 from havre.audit.fastrows import DatabaseSource, FastRow, prefetch
 from havre.audit.merkle import Frontier
@@ -52,7 +44,7 @@ from havre.audit.signing import TrustedKeys
 from havre.core.errors import UsageError
 from havre.db.database import Database
 
-BATCH = 10_000
+BATCH = 5_000  # entries per page (PostgreSQL builds larger joined pages more slowly)
 CHECKPOINT_ACTION = "audit.checkpoint"
 
 

@@ -210,6 +210,67 @@ def test_legacy_and_stored_entries_mixed(busy_hub: Hub) -> None:
     _caught(busy_hub, "modified", 33)
 
 
+def _rehash_from(
+    connection: Connection,
+    rows: list[tuple[int, str | None, str, str]],
+    first: int,
+    texts: dict[int, str],
+) -> None:
+    """Store ``texts`` and recompute every hash from entry ``first`` on, as an attacker who can
+    write the table can (entries after the last checkpoint)."""
+    prev = rows[first - 2][3]
+    for seq, canonical, _, _ in rows[first - 1 :]:
+        stored = texts.get(seq, canonical)
+        assert stored is not None
+        digest = hashlib.sha256(bytes.fromhex(prev) + stored.encode()).hexdigest()
+        _update(connection, seq, canonical=stored, prev_hash=prev, entry_hash=digest)
+        prev = digest
+    connection.execute(text("UPDATE audit_head SET entry_hash = :h"), {"h": prev})
+
+
+def test_stored_text_with_a_raw_control_character_like_its_columns(busy_hub: Hub) -> None:
+    """A stored text holding a raw tab, rehashed, beside a column holding the same tab: the
+    comparison with the columns' cheap text (which leaves control characters raw) passes, the
+    reference (which escapes them) does not; the page reader must refuse the raw tab."""
+    rows = _stored(busy_hub)
+    after = max(c.tree_size for c in busy_hub.audit_trail.checkpoints())
+    escaped = '\\tligne\\n"'
+    target, canonical = next((q, t) for q, t, _, _ in rows[after:] if t and escaped in t)
+    forged = canonical.replace(escaped, '\tligne"')
+
+    def rewrite(connection: Connection) -> None:
+        _update(connection, target, justification="étude n°7\tligne")
+        _rehash_from(connection, rows, target, {target: forged})
+
+    _attack(busy_hub, rewrite)
+    _caught(busy_hub, "modified", target)
+
+
+def test_hash_columns_shifted_by_one_character(busy_hub: Hub) -> None:
+    """Entry hashes of 63 and 65 characters whose concatenation is the honest one, with the
+    prev links following them: the joined page looks intact, the columns are not."""
+    rows = _stored(busy_hub)
+    seq = max(c.tree_size for c in busy_hub.audit_trail.checkpoints()) + 1
+    assert seq + 2 <= len(rows)
+    first, second = rows[seq - 1][3], rows[seq][3]
+    short, long = first[:-1], first[-1] + second
+
+    def shift(connection: Connection) -> None:
+        if connection.dialect.name != "sqlite":  # the owner may widen the column first
+            connection.execute(
+                text("ALTER TABLE audit_entries ALTER COLUMN entry_hash TYPE varchar(65)")
+            )
+            connection.execute(
+                text("ALTER TABLE audit_entries ALTER COLUMN prev_hash TYPE varchar(65)")
+            )
+        _update(connection, seq, entry_hash=short)
+        _update(connection, seq + 1, prev_hash=short, entry_hash=long)
+        _update(connection, seq + 2, prev_hash=long)
+
+    _attack(busy_hub, shift)
+    _caught(busy_hub, "modified", seq)
+
+
 # -- truncation and gaps -----------------------------------------------------------------------
 def test_truncated_log_with_the_head_left_behind(busy_hub: Hub) -> None:
     _attack(busy_hub, lambda c: c.execute(text("DELETE FROM audit_entries WHERE seq > 50")))
