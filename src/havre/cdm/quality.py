@@ -33,6 +33,10 @@ SOURCE_FORMATS = {
     "drug_exposure": ("drug_source_value", r"^[A-Z][0-9]{2}[A-Z]{2}[0-9]{2}$", "ATC level 5"),
     "death": ("cause_source_value", r"^[A-Z][0-9]{2}[0-9A-Z]{0,3}$", "ICD-10"),
 }
+# the tables whose rows refer to a visit (their ``VISIT_REFERENCE`` rule)
+VISIT_CHILDREN = ("condition_occurrence", "drug_exposure", "measurement", "procedure_occurrence")
+VISIT_REFERENCE = "fk_visit"
+Counts = dict[int, tuple[int, int]]  # rule number (in ``rules``) → (rows about, violating)
 RANGES = {  # LOINC code → plausible (low, high) of value_as_number
     "4548-4": (3.0, 20.0),
     "62238-1": (1.0, 200.0),
@@ -124,10 +128,10 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 joins=("person",),
             )
         )
-    if table in ("condition_occurrence", "drug_exposure", "measurement", "procedure_occurrence"):
+    if table in VISIT_CHILDREN:
         out.append(
             Rule(
-                "fk_visit",
+                VISIT_REFERENCE,
                 "conformance",
                 "visit_occurrence_id",
                 f"{table}.visit_occurrence_id refers to a visit",
@@ -213,22 +217,25 @@ def rules(table: str, today_year: int) -> list[Rule]:
     return out
 
 
-def check_table(
+def count_table(
     engine: DuckDBEngine,
     table: str,
     today_year: int,
     relation: str | None = None,
     lookup: Callable[[str], str] | None = None,
-) -> list[QualityResult]:
-    """All rules of one table in two scans of it (read from ``relation``, by default the
-    table's name; the tables its rules look up are named by ``lookup``)."""
+    skip: frozenset[str] = frozenset(),
+) -> Counts:
+    """The rules of one table (but the checks named in ``skip``) counted in two scans of it,
+    read from ``relation`` (by default the table's name; the tables its rules look up are
+    named by ``lookup``)."""
     table_rules = rules(table, today_year)
     lookups = _joins(lookup or _same)
     row: dict[str, int | None] = {}
     # the rules that look nothing up, then those that do: the joins then carry only the few
     # columns their rules read, not every column the completeness rules scan
+    counted = [(n, r) for n, r in enumerate(table_rules) if r.check not in skip]
     for joined_rules in (False, True):
-        numbered = [(n, r) for n, r in enumerate(table_rules) if bool(r.joins) is joined_rules]
+        numbered = [(n, r) for n, r in counted if bool(r.joins) is joined_rules]
         if not numbered:
             continue
         measures = []
@@ -241,10 +248,44 @@ def check_table(
         joined = " ".join(lookups[j] for j in joins)
         query = f"SELECT {', '.join(measures)} FROM {relation or table} AS t {joined}"
         row.update(engine.sql(query).to_pylist()[0])
+    return {
+        number: (int(row[f"total_{number}"] or 0), int(row[f"bad_{number}"] or 0))
+        for number, _ in counted
+    }
+
+
+def visit_references(
+    engine: DuckDBEngine, references: str, visits: str, tables: tuple[str, ...]
+) -> dict[str, Counts]:
+    """The ``fk_visit`` rule of several tables in one join: ``references`` holds their
+    ``visit_occurrence_id`` values (``tab``: the table's index in ``tables``, ``ref``: the id,
+    NULL rows left out), ``visits`` the ids of the visits (``visit_occurrence_id``). The hash
+    table is built once, on the visit ids, and every table's references probe it (one build
+    per table would hash the visits, or the table, again each time)."""
+    measures = ", ".join(
+        f"count(*) FILTER (WHERE r.tab = {i}) AS total_{i}, "
+        f"count(*) FILTER (WHERE r.tab = {i} AND v.vid IS NULL) AS bad_{i}"
+        for i in range(len(tables))
+    )
+    with engine.joins_as_written():
+        row = engine.sql(
+            f"SELECT {measures} FROM {references} AS r "
+            f"LEFT JOIN (SELECT visit_occurrence_id AS vid FROM {visits}) AS v ON v.vid = r.ref"
+        ).to_pylist()[0]
+    out: dict[str, Counts] = {}
+    for i, table in enumerate(tables):
+        # the rules of a table come in one order whatever the year
+        number = next(n for n, r in enumerate(rules(table, 1900)) if r.check == VISIT_REFERENCE)
+        out[table] = {number: (int(row[f"total_{i}"] or 0), int(row[f"bad_{i}"] or 0))}
+    return out
+
+
+def table_results(table: str, today_year: int, counts: Counts) -> list[QualityResult]:
+    """The results of every rule of a table, from their counts (``count_table``, and those
+    counted elsewhere: ``visit_references``)."""
     results = []
-    for number, rule in enumerate(table_rules):
-        total = int(row[f"total_{number}"] or 0)
-        bad = int(row[f"bad_{number}"] or 0)
+    for number, rule in enumerate(rules(table, today_year)):
+        total, bad = counts[number]
         pct = 0.0 if total == 0 else 100.0 * bad / total
         results.append(
             QualityResult(
@@ -260,6 +301,18 @@ def check_table(
             )
         )
     return results
+
+
+def check_table(
+    engine: DuckDBEngine,
+    table: str,
+    today_year: int,
+    relation: str | None = None,
+    lookup: Callable[[str], str] | None = None,
+) -> list[QualityResult]:
+    """All rules of one table in two scans of it (see ``count_table``)."""
+    counts = count_table(engine, table, today_year, relation, lookup)
+    return table_results(table, today_year, counts)
 
 
 def run_checks(engine: DuckDBEngine, today_year: int) -> tuple[QualityResult, ...]:

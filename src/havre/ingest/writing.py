@@ -23,7 +23,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from havre.cdm.omop import LAKE_TABLES, omop_table
-from havre.cdm.quality import check_table
+from havre.cdm.quality import (
+    VISIT_CHILDREN,
+    VISIT_REFERENCE,
+    Counts,
+    count_table,
+    table_results,
+    visit_references,
+)
 from havre.core.errors import IntegrityError
 from havre.ingest.context import IngestContext
 from havre.ingest.persons import LINK_ROWS
@@ -49,6 +56,9 @@ ORDER = (
 )
 KEPT = {"person", "observation_period", "death"}
 VISIT_IDS = "lake_visit_ids"
+# the visit ids the rows of VISIT_CHILDREN refer to, kept past their tables' drop so that
+# their visit references are checked at the end by one join (the visit ids hashed once)
+VISIT_REFS = "lake_visit_refs"
 
 
 @dataclasses.dataclass
@@ -65,7 +75,7 @@ def write_lake(
     """Map, write and check every lake table (``ctx.outputs``; an empty table if absent)."""
     writing: list[tuple[str, Future[tuple[FileInfo, ...]]]] = []
     files: dict[str, tuple[FileInfo, ...]] = {}
-    quality: dict[str, list[QualityResult]] = {}
+    counts: dict[str, Counts] = {}
     coverage = Coverage()
     dropped: set[str] = set()
 
@@ -75,10 +85,11 @@ def write_lake(
             if wait or future.done():
                 files[table] = future.result()
                 writing.remove((table, future))
-                if table not in KEPT and table in quality:
+                if table not in KEPT and table in counts:
                     _drop(ctx, table)
                     dropped.add(table)
 
+    ctx.execute(f"CREATE TABLE {VISIT_REFS} (tab UTINYINT, ref BIGINT)")
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="havre-writer") as pool:
         try:
             for number, table in enumerate(ORDER):
@@ -92,11 +103,15 @@ def write_lake(
                     coverage = _coverage(ctx)
                 if table == "care_site":  # the small tables, once their lookups are all there
                     for small in ORDER[: number + 1]:
-                        quality[small] = _check(ctx, small)
+                        counts[small] = _check(ctx, small)
                 elif number > ORDER.index("care_site"):
-                    quality[table] = _check(ctx, table)
+                    counts[table] = _check(ctx, table)
                 settle(wait=False)
                 on_table(number + 1)
+            for table, found in visit_references(
+                ctx.engine, VISIT_REFS, VISIT_IDS, VISIT_CHILDREN
+            ).items():
+                counts[table].update(found)
             settle(wait=True)
         except BaseException:
             for _, future in writing:
@@ -106,11 +121,14 @@ def write_lake(
         if table not in dropped:
             _drop(ctx, table)
     ctx.execute(f"DROP TABLE IF EXISTS {VISIT_IDS}")
+    ctx.execute(f"DROP TABLE IF EXISTS {VISIT_REFS}")
     tables = {table: _table_info(table, files[table]) for table in ORDER}
     return LakeWrite(
         tables=tables,
         link=_write_link(ctx, builder),
-        quality=tuple(r for table in LAKE_TABLES for r in quality[table]),
+        quality=tuple(
+            r for table in LAKE_TABLES for r in table_results(table, ctx.today.year, counts[table])
+        ),
         coverage=coverage,
     )
 
@@ -190,11 +208,21 @@ def _write_link(ctx: IngestContext, builder: VersionBuilder) -> TableInfo:
     )
 
 
-def _check(ctx: IngestContext, table: str) -> list[QualityResult]:
+def _check(ctx: IngestContext, table: str) -> Counts:
+    """The counts of a table's rules; a table referring to visits keeps its references for
+    the one check of them all (``visit_references``)."""
+
     def lookup(name: str) -> str:
         return VISIT_IDS if name == "visit_occurrence" else f"lake_{name}"
 
-    return check_table(ctx.engine, table, ctx.today.year, f"lake_{table}", lookup)
+    skip: frozenset[str] = frozenset()
+    if table in VISIT_CHILDREN:
+        ctx.execute(
+            f"INSERT INTO {VISIT_REFS} SELECT {VISIT_CHILDREN.index(table)}, visit_occurrence_id "
+            f"FROM lake_{table} WHERE visit_occurrence_id IS NOT NULL"
+        )
+        skip = frozenset({VISIT_REFERENCE})
+    return count_table(ctx.engine, table, ctx.today.year, f"lake_{table}", lookup, skip)
 
 
 def _coverage(ctx: IngestContext) -> Coverage:
