@@ -3,16 +3,21 @@
 (1) audited actions per second when a caller batches (``append_many``, 100 per transaction,
 SQLite WAL with ``synchronous=FULL``), and, for information, one transaction per action;
 (2) ``verify`` over a log of 20k (small) or 500k (full) entries with checkpoints every 1,000,
-in process and as ``havre audit verify`` in a child process (wall time, peak memory), on
-SQLite and on PostgreSQL (a throw-away database on ``HAVRE_BENCH_POSTGRES_URL``, by default
-the local server's ``test`` database as admin), and, for information, on SQLite with
+in process and as ``havre audit verify`` in a child process (wall time, CPU time, peak
+memory), on SQLite and on PostgreSQL (a throw-away database on ``HAVRE_BENCH_POSTGRES_URL``,
+by default the local server's ``test`` database as admin), and, for information, on SQLite with
 entries that have no stored canonical text (as entries appended before migration 0008).
+
+CPU time beside wall time, and the load average before each verification: the machine may be
+shared. In process, the CPU time is this process's (every thread) and, on PostgreSQL, that of
+the server processes serving the verification (when the server runs on this machine).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import tempfile
 import time
 import uuid
@@ -112,10 +117,50 @@ def _postgres_database() -> tuple[str, Callable[[], None]] | None:
     return url, drop
 
 
+def _load() -> float:
+    """The one-minute load average (how busy the machine was)."""
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _server_cpu(hub: Hub) -> float | None:
+    """CPU seconds of the PostgreSQL processes connected to the hub's database now (the pool
+    keeps verification's connections open), read from /proc: None on SQLite or when the
+    server is not on this machine."""
+    if hub.db.dialect == "sqlite":
+        return None
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    engine = create_engine(hub.settings.resolved_database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            pids = connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalars()
+            ticks = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    except OSError:
+        return None
+    finally:
+        engine.dispose()
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _verify(result: BenchResult, hub: Hub, label: str, log_size: int) -> None:
     """Grow the log to ``log_size`` entries, then verify it in process and in a child."""
     size = hub.status().audit_entries
     _fill(hub, max(0, log_size - size), 2000)
+    load, own, server = _load(), _own_cpu(), _server_cpu(hub)
     report = hub.audit_trail.verify()
     if not report.ok:
         raise RuntimeError(f"benchmark log does not verify: {report.message}")
@@ -127,7 +172,16 @@ def _verify(result: BenchResult, hub: Hub, label: str, log_size: int) -> None:
         f">= {VERIFY_TARGET:,.0f}",
         report.entries_per_second >= VERIFY_TARGET,
     )
+    result.add(f"{label}: verify (in process): wall time", report.seconds, "s")
+    result.add(f"{label}: verify (in process): CPU time of Python", _own_cpu() - own, "s")
+    server_after = _server_cpu(hub)
+    if server is not None and server_after is not None:
+        result.add(
+            f"{label}: verify (in process): CPU time of the server", server_after - server, "s"
+        )
+    result.add(f"{label}: verify (in process): load average before", load, "")
     env = {"HAVRE_HOME": str(hub.home), "HAVRE_DATABASE_URL": hub.settings.resolved_database_url}
+    load = _load()
     child = havre_child(["audit", "verify", "--json"], env=env)
     if child.returncode != 0:
         raise RuntimeError(f"havre audit verify failed: {child.stderr}")
@@ -140,6 +194,10 @@ def _verify(result: BenchResult, hub: Hub, label: str, log_size: int) -> None:
         measured["entries_per_second"] >= VERIFY_TARGET,
     )
     result.add(f"{label}: havre audit verify (child): wall time incl. start-up", child.seconds, "s")
+    result.add(
+        f"{label}: havre audit verify (child): CPU time of the child", child.cpu_seconds, "s"
+    )
+    result.add(f"{label}: havre audit verify (child): load average before", load, "")
     result.add(
         f"{label}: havre audit verify (child): peak memory", child.peak_rss_bytes / 2**20, "MiB"
     )
