@@ -211,8 +211,13 @@ def encrypted_key_of(path: Path) -> str | None:
     return found.group(1).decode("utf-8")
 
 
+# uint64 goes to int64: a value above 2^63 fails the cast loudly rather than wrapping
+_SIGNED_HOLDING = {8: pa.int16(), 16: pa.int32(), 32: pa.int64(), 64: pa.int64()}
+
+
 def _plain_arrow(table: pa.Table) -> pa.Table:
-    """Types Spark takes from Arrow: dictionaries decoded, large strings made plain."""
+    """Types Spark takes from Arrow: dictionaries decoded, large strings made plain, unsigned
+    integers widened to the signed type that holds them (Spark has no unsigned types)."""
     fields = []
     for field in table.schema:
         kind = field.type
@@ -222,6 +227,8 @@ def _plain_arrow(table: pa.Table) -> pa.Table:
             kind = pa.string()
         if pa.types.is_large_binary(kind):
             kind = pa.binary()
+        if pa.types.is_unsigned_integer(kind):
+            kind = _SIGNED_HOLDING[kind.bit_width]
         fields.append(pa.field(field.name, kind, field.nullable))
     schema = pa.schema(fields)
     return table if schema == table.schema else table.cast(schema)
