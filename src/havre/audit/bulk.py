@@ -22,7 +22,6 @@ verification never holds appends up.
 from __future__ import annotations
 
 import binascii
-import contextlib
 import functools
 import hashlib
 import re
@@ -111,27 +110,6 @@ def fetch(
     finally:
         cursor.close()
     return rows
-
-
-MMAP_BYTES = 1 << 30
-
-
-@contextlib.contextmanager
-def reading(database: Database) -> Iterator[Connection]:
-    """A connection for verification's reads. On SQLite the file is memory-mapped meanwhile
-    (pages read without a system call and a copy each: a pass over a large log costs a fifth
-    less), then the connection goes back to the pool as it was."""
-    with database.engine.connect() as connection:
-        if connection.dialect.name != "sqlite":
-            yield connection
-            return
-        driver: Any = connection.connection.driver_connection
-        previous = int(driver.execute("PRAGMA mmap_size").fetchone()[0])
-        driver.execute(f"PRAGMA mmap_size = {MMAP_BYTES}")
-        try:
-            yield connection
-        finally:
-            driver.execute(f"PRAGMA mmap_size = {previous}")
 
 
 def end_read(connection: Connection) -> None:
@@ -241,7 +219,7 @@ def _read(
     """Pages after ``after``, each in its own short read; the tail and the head row in one
     last read transaction, so they agree even while appends go on. ``read`` returns a page,
     how many entries it holds and its last seq."""
-    with reading(database) as connection:
+    with database.engine.connect() as connection:
         last = after
         while True:
             page, count, page_last = read(connection, last)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
-from havre.audit.bulk import end_read, fetch, number, reading, render
+from havre.audit.bulk import end_read, fetch, number, render
 from havre.audit.fastrows import stored_text_differs
 from havre.audit.models import AuditEntryRow
 from havre.audit.rows import COLUMNS, EntryRow, canonical_bytes
@@ -114,7 +114,7 @@ class ColumnCheck:
 
     def _run(self) -> None:
         try:
-            with reading(self.db) as connection:
+            with self.db.engine.connect() as connection:
                 while (chunk := self._take()) is not None:
                     found = first_mismatch(connection, *chunk)
                     if found is not None:

@@ -336,23 +336,3 @@ def test_verification_beside_appends(busy_hub: Hub) -> None:
         assert report.ok, report.message
     final = _verify(busy_hub, 7)
     assert final.ok and final.entries == _count(busy_hub)
-
-
-def test_reading_gives_the_connection_back_as_it_was(busy_hub: Hub) -> None:
-    """On SQLite the file is memory-mapped while verification reads, not afterwards."""
-    from havre.audit.bulk import MMAP_BYTES, reading
-
-    with busy_hub.db.engine.connect() as connection:
-        driver: Any = connection.connection.driver_connection
-    before = driver.execute("PRAGMA mmap_size").fetchone() if _sqlite(busy_hub) else None
-    with reading(busy_hub.db) as connection:
-        driver = connection.connection.driver_connection
-        if _sqlite(busy_hub):
-            assert driver.execute("PRAGMA mmap_size").fetchone()[0] == MMAP_BYTES
-    if _sqlite(busy_hub):
-        assert driver.execute("PRAGMA mmap_size").fetchone() == before
-    assert _verify(busy_hub).ok
-
-
-def _sqlite(hub: Hub) -> bool:
-    return hub.db.dialect == "sqlite"
