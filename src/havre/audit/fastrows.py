@@ -14,10 +14,7 @@ entry's text.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Generator, Iterator
-from queue import Empty, Full, Queue
+from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -236,48 +233,3 @@ class DatabaseSource:
     def window(self, seq: int, index: int) -> list[EntryRow]:
         with self.db.engine.connect() as connection:
             return read_full(connection, seq, LOOKAHEAD + 1)
-
-
-_DONE = object()
-
-
-def prefetch(batches: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
-    """Iterate ``batches`` in a thread, at most ``depth`` batches ahead (bounded memory)."""
-    queue: Queue[Any] = Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                while not stop.is_set():
-                    try:
-                        queue.put(batch, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(_DONE)
-        except BaseException as error:  # handed to the consumer, raised there
-            queue.put(error)
-        finally:
-            closer = getattr(batches, "close", None)
-            if closer is not None:
-                closer()
-
-    worker = threading.Thread(target=produce, name="audit-verify-reader", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = queue.get()
-            if item is _DONE:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        while worker.is_alive():
-            with contextlib.suppress(Empty):
-                queue.get(timeout=0.1)
-        worker.join()

@@ -29,7 +29,7 @@ from havre.audit.bulk import BulkScanner, blocks, end_read, fetch, last_seq, pag
 from havre.audit.checkpoints import Checkpoint, list_checkpoints
 from havre.audit.column_check import ColumnCheck, first_mismatch
 from havre.audit.entry import GENESIS_HASH
-from havre.audit.fastrows import DatabaseSource, FastRow, prefetch
+from havre.audit.fastrows import DatabaseSource, FastRow
 from havre.audit.merkle import Frontier
 from havre.audit.models import AuditEntryRow
 from havre.audit.rows import EntryRow, canonical_bytes
@@ -42,6 +42,7 @@ from havre.audit.scan import (
 )
 from havre.audit.signing import TrustedKeys
 from havre.core.errors import UsageError
+from havre.core.prefetch import prefetch
 from havre.db.database import Database
 
 BATCH = 5_000  # entries per page (PostgreSQL builds larger joined pages more slowly)
@@ -221,7 +222,9 @@ class Verifier:
         bulk = BulkScanner(scanner, self.db)
         try:
             # blocks are read in a thread, a block or two ahead of the hashing
-            with contextlib.closing(prefetch(blocks(self.db, after, self.batch, head))) as live:
+            with contextlib.closing(
+                prefetch(blocks(self.db, after, self.batch, head), name="audit-verify-reader")
+            ) as live:
                 for block in live:
                     if not bulk.feed(block):
                         check.stop_after(bulk.anomaly or until)
@@ -243,7 +246,7 @@ class Verifier:
             Iterator[list[FastRow]],
             pages(self.db, scanner.next_seq - 1, self.batch, head, stored=False),
         )
-        with contextlib.closing(prefetch(rows)) as live:
+        with contextlib.closing(prefetch(rows, name="audit-verify-reader")) as live:
             intact = scanner.scan(live, DatabaseSource(self.db))
         found = scanner.finding
         if found is not None and found.seq is not None and found.seq <= suspect:
