@@ -8,7 +8,11 @@ field (``nir``, ``birth_date``, ``patient_id``...); the whole at most 16 KiB. Wh
 not pass is refused, and the action with it (it cannot be audited, so it does not happen).
 
 Hex digests and UUIDs are common in details (file hashes, Merkle roots) and contain long digit
-runs by chance, so inside them only a 15-digit run whose NIR key is valid counts as a NIR.
+runs by chance, so inside them only a 15-digit run whose NIR key is valid counts as a NIR. A
+value that is exactly a SHA-256 hex digest under a key that names one (``file_sha256``,
+``report_sha256``...) is a digest the hub computed and passes whatever its digits: about one
+digest in 10^5 holds a NIR-shaped run with a valid key by chance, and refusing it made the
+audited action fail at random.
 Dates pass: permit periods and release dates are facts about actions, and a date alone
 identifies no one. Free text that the hub writes itself (error reasons) or that a user types
 (justifications) is kept, with NIR-, phone- and e-mail-shaped parts masked by ``redact``.
@@ -40,6 +44,7 @@ _NIR_SPACED = re.compile(
 _DIGITS15 = re.compile(r"(?=(\d{15}))")
 _NON_DIGITS = re.compile(r"\D+")
 _HEX_LETTER = re.compile(r"[a-fA-F]")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _PHONE = re.compile(r"(?<!\d)(?:\+33|0033|0)[ .\-]?[1-9](?:[ .\-]?\d{2}){4}(?!\d)")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.IGNORECASE)
 _KEY = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
@@ -156,6 +161,8 @@ def _check(value: Any, path: str, depth: int, allow_emails: bool) -> None:
                     f"Audit {path}.{key} names a personal field; audit the action, not the "
                     "person (a count or a hash of the set)."
                 )
+            if key.endswith("sha256") and isinstance(item, str) and _SHA256_HEX.fullmatch(item):
+                continue  # a digest the hub computed (module docstring)
             _check(item, f"{path}.{key}", depth + 1, allow_emails)
         return
     raise PatientDataInAudit(f"Audit {path} has a value of type {type(value).__name__}.")

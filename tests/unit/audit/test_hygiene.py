@@ -102,8 +102,8 @@ def test_other_shapes_are_refused(details: dict[str, object]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(
-    # a digest with a run of 13+ digits may hide a NIR and is refused on purpose (next test):
-    # about one random digest in a few thousand has one
+    # under a key that is not a digest's, a digest with a run of 13+ digits may hide a NIR and
+    # is refused on purpose (next test): about one random digest in a few thousand has one
     digest=st.binary(min_size=32, max_size=32)
     .map(lambda b: hashlib.sha256(b).hexdigest())
     .filter(lambda d: re.search(r"[0-9]{13}", d) is None),
@@ -131,9 +131,30 @@ def test_a_digest_hiding_a_nir_is_still_refused() -> None:
     nir = "185077512345678"[:13]
     full = nir + f"{97 - int(nir) % 97:02d}"
     hidden = ("ab" + full).ljust(64, "c")
+    for key in ("root_hash", "digest", "previous"):
+        with pytest.raises(PatientDataInAudit):
+            check_details({key: hidden})
+        with pytest.raises(PatientDataInAudit):
+            check_details({key: "sha256:" + hidden})
+    with pytest.raises(PatientDataInAudit):  # not exactly a SHA-256 digest: checked
+        check_details({"file_sha256": hidden[:-1]})
     with pytest.raises(PatientDataInAudit):
-        check_details({"file_sha256": hidden})
+        check_details({"file_sha256": hidden.upper()})
     check_details({"file_sha256": uuid.uuid4().hex * 2})
+
+
+@settings(max_examples=300, deadline=None)
+@given(digest=st.binary(min_size=32, max_size=32).map(lambda b: hashlib.sha256(b).hexdigest()))
+def test_any_sha256_digest_passes_under_a_digest_key(digest: str) -> None:
+    check_details({"report_sha256": digest, "sql_sha256": digest})
+
+
+def test_a_computed_digest_with_a_nir_shaped_run_passes_under_a_digest_key() -> None:
+    # a risk report's digest seen in a test run: a 28-digit run, NIR-shaped with a valid key
+    seen = "467afeadc7613485509374240786256721724dac118bdd31427fc29f12aa9090"
+    check_details({"report_sha256": seen, "terms_sha256": seen})
+    with pytest.raises(PatientDataInAudit):
+        check_details({"report_hash": seen})
 
 
 def test_redaction_keeps_the_rest_of_the_reason() -> None:
