@@ -16,14 +16,12 @@ replaces the populations of the scale, e.g. to iterate on the medium one alone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import ROOT, BenchResult, ChildRun, havre_child, run_child
+from bench.common import BenchResult, ChildRun, havre_child, run_python
 from havre.synth import SynthOptions, generate
 
 SCALES = {"small": (2_000,), "full": (100_000, 1_000_000)}
@@ -33,29 +31,7 @@ GROWTH_TARGET = 2.0
 THREADS = 2
 MEMORY_LIMIT = "4GB"
 
-PEAK_FILE = "HAVRE_BENCH_PEAK_FILE"
-# run first in each measured child: at exit, it writes the child's own VmHWM (bytes) to the
-# file named by PEAK_FILE
-OWN_PEAK = f"""
-import atexit, os
-def _own_peak():
-    with open("/proc/self/status", encoding="ascii") as status:
-        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
-    with open(os.environ["{PEAK_FILE}"], "w", encoding="ascii") as out:
-        out.write(str(kib * 1024))
-atexit.register(_own_peak)
-"""
-HAVRE = (
-    OWN_PEAK
-    + """
-import runpy, sys
-sys.argv[0] = "havre"
-runpy.run_module("havre.cli.main", run_name="__main__", alter_sys=True)
-"""
-)
-FLOOR = (
-    OWN_PEAK
-    + f"""
+FLOOR = f"""
 import sys, duckdb
 from pathlib import Path
 source, out = Path(sys.argv[1]), Path(sys.argv[2])
@@ -68,7 +44,6 @@ for path in sorted(source.glob("*.csv")):
         f"TO '{{out / (path.stem + '.parquet')}}' (FORMAT parquet, COMPRESSION zstd)"
     )
 """
-)
 
 
 def _populations(scale: str) -> tuple[int, ...]:
@@ -98,19 +73,9 @@ def _hub(root: Path, persons: int, folder: Path) -> dict[str, str]:
     return {**env, "HAVRE_DUCKDB_THREADS": str(THREADS), "HAVRE_DUCKDB_MEMORY_LIMIT": MEMORY_LIMIT}
 
 
-def _measured(command: list[str], env: dict[str, str], peak: Path, what: str) -> ChildRun:
-    """Run a child that writes its own peak memory (``OWN_PEAK``) and report that peak."""
-    peak.unlink(missing_ok=True)
-    child = _checked(run_child(command, env={**env, PEAK_FILE: str(peak)}, cwd=ROOT), what)
-    return dataclasses.replace(child, peak_rss_bytes=int(peak.read_text(encoding="ascii")))
-
-
-def _ingest(
-    env: dict[str, str], folder: Path, source: str, peak: Path
-) -> tuple[ChildRun, dict[str, object]]:
+def _ingest(env: dict[str, str], folder: Path, source: str) -> tuple[ChildRun, dict[str, object]]:
     args = ["ingest", str(folder / source), "--source", source, "--json"]
-    command = [sys.executable, "-c", HAVRE, *args]
-    child = _measured(command, env, peak, f"havre ingest {source}")
+    child = _checked(havre_child(args, env=env), f"havre ingest {source}")
     return child, json.loads(child.stdout)
 
 
@@ -122,14 +87,10 @@ def run(scale: str) -> BenchResult:
         for persons in _populations(scale):
             folder = _population(root, persons)
             env = _hub(root, persons, folder)
-            peak = root / "peak"
-            floor = _measured(
-                [sys.executable, "-c", FLOOR, str(folder / "snds"), str(root / "floor")],
-                {},
-                peak,
-                "floor",
+            floor = _checked(
+                run_python(FLOOR, [str(folder / "snds"), str(root / "floor")]), "floor"
             )
-            child, report = _ingest(env, folder, "snds", peak)
+            child, report = _ingest(env, folder, "snds")
             total = report["reconciliation"]["total"]  # type: ignore[index]
             records = int(total["read"])
             label = f"{persons:,} persons"
@@ -157,7 +118,7 @@ def run(scale: str) -> BenchResult:
                 gib <= MEMORY_TARGET_GIB,
             )
             result.add(f"{label}: floor peak memory", floor.peak_rss_bytes / 2**30, "GiB")
-            fhir, fhir_report = _ingest(env, folder, "fhir", peak)
+            fhir, fhir_report = _ingest(env, folder, "fhir")
             fhir_records = int(fhir_report["reconciliation"]["total"]["read"])  # type: ignore[index]
             result.add(f"{label}: havre ingest fhir", fhir.seconds, "s")
             result.add(f"{label}: FHIR resources read", fhir_records, "records")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +15,25 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
+PEAK_FILE = "HAVRE_BENCH_PEAK_FILE"
+# run first in a measured Python child: at exit it writes its own VmHWM (bytes) to the file
+# named by PEAK_FILE. The maxrss that wait4 reports also counts the pages the child shared
+# with this process between fork and exec, so a child smaller than the benchmark process
+# showed the benchmark's peak.
+OWN_PEAK = f"""
+import atexit, os
+def _own_peak():
+    with open("/proc/self/status", encoding="ascii") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["{PEAK_FILE}"], "w", encoding="ascii") as out:
+        out.write(str(kib * 1024))
+atexit.register(_own_peak)
+"""
+HAVRE_MAIN = """
+import runpy, sys
+sys.argv[0] = "havre"
+runpy.run_module("havre.cli.main", run_name="__main__", alter_sys=True)
+"""
 
 
 @dataclass
@@ -60,7 +81,8 @@ class ChildRun:
 def run_child(
     command: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> ChildRun:
-    """Run a command; return wall time and the child's own peak resident memory (wait4)."""
+    """Run a command; return wall time, CPU time and peak resident memory as wait4 reports them
+    (for a Python child, ``run_python`` gives the child's own peak)."""
     full_env = {**os.environ, **(env or {})}
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -79,12 +101,28 @@ def run_child(
     return ChildRun(seconds, int(usage.ru_maxrss) * 1024, process.returncode, stdout, stderr, cpu)
 
 
+def run_python(code: str, args: list[str], env: dict[str, str] | None = None) -> ChildRun:
+    """Run Python ``code`` (with ``args`` in ``sys.argv[1:]``) in a child that reports its own
+    peak memory (``OWN_PEAK``); wait4's figure stays when the child died before writing it."""
+    with tempfile.TemporaryDirectory(prefix="havre-bench-peak-") as tmp:
+        peak = Path(tmp) / "peak"
+        child = run_child(
+            [sys.executable, "-c", OWN_PEAK + code, *args],
+            env={**(env or {}), PEAK_FILE: str(peak)},
+            cwd=ROOT,
+        )
+        if peak.exists():
+            child = dataclasses.replace(child, peak_rss_bytes=int(peak.read_text("ascii")))
+        return child
+
+
 def python_child(code: str, env: dict[str, str] | None = None) -> ChildRun:
-    return run_child([sys.executable, "-c", code], env=env, cwd=ROOT)
+    return run_python(code, [], env)
 
 
 def havre_child(args: list[str], env: dict[str, str] | None = None) -> ChildRun:
-    return run_child([sys.executable, "-m", "havre.cli.main", *args], env=env, cwd=ROOT)
+    """``havre ARGS`` in a child process, timed, with its own peak memory."""
+    return run_python(HAVRE_MAIN, args, env)
 
 
 def save(result: BenchResult) -> Path:
