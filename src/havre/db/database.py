@@ -76,31 +76,29 @@ class Database:
                 hint="start the database server or fix HAVRE_DATABASE_URL",
             ) from None
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self) -> contextlib.AbstractContextManager[Session]:
         """One unit of work: committed when the block ends, rolled back on any exception."""
-        session = self._sessions()
-        try:
-            with session.begin():
-                yield session
-        finally:
-            session.close()
+        return _unit(self._sessions)
 
-    @contextlib.contextmanager
-    def reading(self) -> Iterator[Session]:
+    def reading(self) -> contextlib.AbstractContextManager[Session]:
         """A read-only unit of work: one consistent snapshot; a write in it fails."""
-        session = self._readers()
-        try:
-            with session.begin():
-                yield session
-        finally:
-            session.close()
+        return _unit(self._readers)
 
     def session(self) -> Session:
         return self._sessions()
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _unit(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    session = sessions()
+    try:
+        with session.begin():
+            yield session
+    finally:
+        session.close()
 
 
 def _configure_sqlite(engine: Engine) -> None:
