@@ -14,10 +14,16 @@ def test_parquet_files_need_the_key(make_settings: Callable[..., Settings], tmp_
     store, _ = open_key_store(make_settings(), create=True)
     store.create("dataset/demo", KeyPurpose.DATASET)
     crypto = ParquetCrypto(store)
-    table = pa.table({"person": ["a1", "b2"], "value": [1, 2]})
+    # values long enough that random ciphertext cannot hold them by chance (two-byte values
+    # turned up in about one file in a hundred)
+    marker = "person-1850775123456-a1"
+    table = pa.table({"person": [marker, "person-2850775123456-b2"], "value": [1, 2]})
     path = tmp_path / "t.parquet"
     pq.write_table(table, path, encryption_properties=crypto.encryption_properties("dataset/demo"))
-    assert b"a1" not in path.read_bytes()
+    assert marker.encode() not in path.read_bytes()
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain)
+    assert marker.encode() in plain.read_bytes()  # the check would see the value unencrypted
     with pytest.raises(OSError):
         pq.read_table(path)
     read = pq.read_table(path, decryption_properties=crypto.decryption_properties())
