@@ -255,29 +255,40 @@ def count_table(
 
 
 def visit_references(
-    engine: DuckDBEngine, references: str, visits: str, tables: tuple[str, ...]
+    engine: DuckDBEngine,
+    today_year: int,
+    references: str,
+    visits: str,
+    tables: tuple[str, ...],
 ) -> dict[str, Counts]:
     """The ``fk_visit`` rule of several tables in one join: ``references`` holds their
     ``visit_occurrence_id`` values (``tab``: the table's index in ``tables``, ``ref``: the id,
-    NULL rows left out), ``visits`` the ids of the visits (``visit_occurrence_id``). The hash
-    table is built once, on the visit ids, and every table's references probe it (one build
-    per table would hash the visits, or the table, again each time)."""
+    NULL rows left out), ``visits`` the visits. The hash table is built once, on the visit
+    ids, and every table's references probe it (one build per table would hash the visits,
+    or the table, again each time). The rule itself, its join included, is the table's own
+    (``rules``)."""
+    found = [
+        next((n, r) for n, r in enumerate(rules(table, today_year)) if r.check == VISIT_REFERENCE)
+        for table in tables
+    ]
+    joins = {j for _, rule in found for j in rule.joins}
     measures = ", ".join(
-        f"count(*) FILTER (WHERE r.tab = {i}) AS total_{i}, "
-        f"count(*) FILTER (WHERE r.tab = {i} AND v.vid IS NULL) AS bad_{i}"
-        for i in range(len(tables))
+        f"count(*) FILTER (WHERE t.tab = {i} AND ({rule.applies})) AS total_{i}, "
+        f"count(*) FILTER (WHERE t.tab = {i} AND ({rule.applies}) AND ({rule.violating})) "
+        f"AS bad_{i}"
+        for i, (_, rule) in enumerate(found)
     )
+    lookups = _joins(lambda _: visits)
+    joined = " ".join(lookups[j] for j in sorted(joins))
     with engine.joins_as_written():
         row = engine.sql(
-            f"SELECT {measures} FROM {references} AS r "
-            f"LEFT JOIN (SELECT visit_occurrence_id AS vid FROM {visits}) AS v ON v.vid = r.ref"
+            f"SELECT {measures} FROM (SELECT tab, ref AS visit_occurrence_id FROM {references}) "
+            f"AS t {joined}"
         ).to_pylist()[0]
-    out: dict[str, Counts] = {}
-    for i, table in enumerate(tables):
-        # the rules of a table come in one order whatever the year
-        number = next(n for n, r in enumerate(rules(table, 1900)) if r.check == VISIT_REFERENCE)
-        out[table] = {number: (int(row[f"total_{i}"] or 0), int(row[f"bad_{i}"] or 0))}
-    return out
+    return {
+        table: {number: (int(row[f"total_{i}"] or 0), int(row[f"bad_{i}"] or 0))}
+        for i, (table, (number, _)) in enumerate(zip(tables, found, strict=True))
+    }
 
 
 def table_results(table: str, today_year: int, counts: Counts) -> list[QualityResult]:

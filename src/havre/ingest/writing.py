@@ -109,7 +109,7 @@ def write_lake(
                 settle(wait=False)
                 on_table(number + 1)
             for table, found in visit_references(
-                ctx.engine, VISIT_REFS, VISIT_IDS, VISIT_CHILDREN
+                ctx.engine, ctx.today.year, VISIT_REFS, VISIT_IDS, VISIT_CHILDREN
             ).items():
                 counts[table].update(found)
             settle(wait=True)

@@ -76,7 +76,7 @@ def _references(engine: DuckDBEngine) -> None:
 
 def test_visit_references_counted_at_once_match_each_tables_scan(engine: DuckDBEngine) -> None:
     _references(engine)
-    found = visit_references(engine, "refs", "visit_occurrence", VISIT_CHILDREN)
+    found = visit_references(engine, YEAR, "refs", "visit_occurrence", VISIT_CHILDREN)
     for table in VISIT_CHILDREN:
         counts = count_table(engine, table, YEAR, skip=frozenset({VISIT_REFERENCE}))
         assert not set(counts) & set(found[table])  # skipped: counted by the one join only
