@@ -224,14 +224,8 @@ class Extraction:
                 "CAST(NULL AS BIGINT) AS care_site_id, CAST(NULL AS BIGINT) AS new_id WHERE FALSE"
             )
             return
-        visits = self._source("visit_occurrence")
-        order = self._date_sql("t.visit_start_date", pa.date32())
-        self._numbered(
-            "ws_visit_ids",
-            {"lake_id": "t.visit_occurrence_id", "care_site_id": "t.care_site_id"},
-            f"{order}, {self._tie('t.visit_occurrence_id')}",
-            f"{visits} AS t JOIN ws_persons AS w ON w.lake_person_id = t.person_id "
-            f"WHERE {self._period_sql('visit_occurrence')}",
+        self._renumber(
+            "visit_occurrence", "visit_occurrence_id", "ws_visit_ids", care_site_id="t.care_site_id"
         )
 
     def _locations(self) -> None:
@@ -365,22 +359,27 @@ class Extraction:
         return f"CAST({value} AS {kind})"
 
     def _record_ids(self, table: str, column: str) -> str:
-        """The table's record ids in the population and period, renumbered in person, date
-        and salted-hash order: numbered on narrow rows (id, person, date, tie), then joined
-        back, so the window never holds the table's wide rows (it cannot spill them)."""
+        """The table's record ids renumbered (``_renumber``), dropped once it is written."""
         ids = f"ws_ids_{_name(table)}"
+        self.engine.execute(f"DROP TABLE IF EXISTS {ids}")
+        self._renumber(table, column, ids)
+        self._id_tables.append(ids)
+        return ids
+
+    def _renumber(self, table: str, column: str, into: str, **carried: str) -> None:
+        """``into``: the table's record ids (``lake_id``) in the population and period, with
+        ``carried`` columns, renumbered (``new_id``) in person, date and salted-hash order:
+        numbered on narrow rows (id, person, date, tie), then joined back, so the window
+        never holds the table's wide rows (it cannot spill them)."""
         order = table in ORDER_DATE and ORDER_DATE[table]
         dated = self._date_sql(f"t.{order}", pa.date32()) if order else "NULL"
-        self.engine.execute(f"DROP TABLE IF EXISTS {ids}")
         self._numbered(
-            ids,
-            {"lake_id": f"t.{column}"},
+            into,
+            {"lake_id": f"t.{column}", **carried},
             f"{dated}, {self._tie(f't.{column}')}",
             f"{self._source(table)} AS t JOIN ws_persons AS w "
             f"ON w.lake_person_id = t.person_id WHERE {self._period_sql(table)}",
         )
-        self._id_tables.append(ids)
-        return ids
 
     def _numbered(self, name: str, columns: dict[str, str], order: str, rows: str) -> None:
         """``name``: ``columns`` (name → expression) plus ``new_id``, the rows numbered 1..n
