@@ -10,9 +10,9 @@ exactly that.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
-import threading
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -67,11 +67,6 @@ class PermitStatus(StrEnum):
 
 # Statuses of a permit version that is (or was last) the one in force.
 IN_FORCE = frozenset({PermitStatus.ACTIVE, PermitStatus.SUSPENDED, PermitStatus.EXPIRED})
-# stored permits already read, by (terms hash, status, activation): every data access reads
-# the permit in force at least twice, and parsing its terms is the dearest part of that
-_READ: dict[tuple[str, PermitStatus, dt.datetime | None], Permit] = {}
-_READ_SIZE = 256
-_READ_LOCK = threading.Lock()
 
 # metropolitan départements (Corsica as 2A and 2B: "20" no longer exists) and overseas ones
 DEPARTEMENT = re.compile(r"(?:0[1-9]|1[0-9]|2[1-9AB]|[3-8][0-9]|9[0-5]|97[1-6])")
@@ -246,20 +241,7 @@ class Permit(Frozen):
                 "A stored permit does not match the hash it was issued with.",
                 hint="the governance database was altered; restore it and check the audit log",
             )
-        key = (expected_sha256, status, activated_at)
-        cached = _READ.get(key)
-        if cached is not None:  # the same terms (their hash just matched), frozen
-            return cached
-        try:
-            terms = json.loads(terms_json)
-            permit = cls.model_validate({**terms, "status": status, "activated_at": activated_at})
-        except (ValueError, ValidationError) as exc:
-            raise IntegrityError(f"A stored permit cannot be read: {exc}") from None
-        with _READ_LOCK:
-            if len(_READ) >= _READ_SIZE:
-                _READ.pop(next(iter(_READ)))
-            _READ[key] = permit
-        return permit
+        return _read_terms(cls, terms_json, status, activated_at)
 
     # -- questions enforcement asks -----------------------------------------------------------
     def effective_status(self, now: dt.datetime) -> PermitStatus:
@@ -299,3 +281,16 @@ class Permit(Frozen):
         data: dict[str, Any] = self.model_dump(mode="json")
         data["sha256"] = self.sha256
         return data
+
+
+# every data access reads the permit in force at least twice, and parsing its terms is the
+# dearest part of that: stored permits already read are kept (frozen, so shared safely)
+@functools.lru_cache(maxsize=256)
+def _read_terms(
+    cls: type[Permit], terms_json: str, status: PermitStatus, activated_at: dt.datetime | None
+) -> Permit:
+    try:
+        terms = json.loads(terms_json)
+        return cls.model_validate({**terms, "status": status, "activated_at": activated_at})
+    except (ValueError, ValidationError) as exc:
+        raise IntegrityError(f"A stored permit cannot be read: {exc}") from None
