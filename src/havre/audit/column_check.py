@@ -120,6 +120,6 @@ class ColumnCheck:
                     if found is not None:
                         with self._lock:
                             self._found.append(found)
-                            self._limit = min(self._limit, found)
+                        self.stop_after(found)
         except BaseException as error:  # raised in the caller's thread
             self._errors.append(error)

@@ -15,7 +15,7 @@ entry's text.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -38,7 +38,6 @@ from havre.db.database import Database
 
 _T = AuditEntryRow.__table__.c
 LOOKAHEAD = 256  # full rows read past a damage, to tell its kind
-T = TypeVar("T")
 
 
 class FastRow(NamedTuple):
