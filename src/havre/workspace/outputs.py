@@ -101,9 +101,7 @@ class OutputsMixin(QueryingMixin):
         details: dict[str, Any],
     ) -> OutputRows:
         permit, row = self._admit(actor, project_id, sql, details)
-        entry, _ = self.cache.get(
-            (project_id, row.version, permit.version), lambda: self._load(project_id, row)
-        )
+        entry, _ = self._loaded(project_id, permit, row)
         check_person_column(sql, person_column, entry.schema)
         cap = self.settings.release_max_rows
         row_level = permit.access_level is AccessLevel.ROW_LEVEL

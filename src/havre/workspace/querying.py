@@ -28,6 +28,7 @@ from havre.workspace import reference, registry
 from havre.workspace.actions import WorkspaceAction
 from havre.workspace.aggregate import PERSONS_COLUMN, plan_aggregate
 from havre.workspace.base import WorkspaceBase, workspace_target
+from havre.workspace.cache import Entry
 from havre.workspace.journal import QueryJournal
 from havre.workspace.models import WorkspaceVersionRow
 from havre.workspace.results import QueryResult
@@ -119,6 +120,15 @@ class QueryingMixin(WorkspaceBase):
         self.screener.screen(sql, sandbox_tables(permit))
         return permit, row
 
+    def _loaded(
+        self, project_id: str, permit: Permit, row: WorkspaceVersionRow
+    ) -> tuple[Entry, bool]:
+        """The loaded workspace of the admitted version (loaded now if it was not; the bool
+        says so), cached by project, workspace version and permit version."""
+        return self.cache.get(
+            (project_id, row.version, permit.version), lambda: self._load(project_id, row)
+        )
+
     def _run(
         self,
         actor: Actor,
@@ -132,9 +142,7 @@ class QueryingMixin(WorkspaceBase):
         cap = self.settings.query_max_rows
         if max_rows is not None:
             cap = max(1, min(max_rows, cap))
-        entry, loaded = self.cache.get(
-            (project_id, row.version, permit.version), lambda: self._load(project_id, row)
-        )
+        entry, loaded = self._loaded(project_id, permit, row)
         aggregate_only = permit.access_level is AccessLevel.AGGREGATE_ONLY
         run_sql = sql
         if aggregate_only:
