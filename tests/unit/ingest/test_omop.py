@@ -76,3 +76,32 @@ def test_omop_needs_a_source_name_and_a_person_table(sqlite_hub: Hub, tmp_path: 
     (folder / "notes_export.csv").write_text("a,b\n")
     with pytest.raises(DataValidationError, match=r"not an OMOP CDM v5\.4 table"):
         s.ingestion.ingest(OPERATOR, folder, "omop", source_name="x")
+
+
+def test_omop_person_ids_are_numbers_not_text(sqlite_hub: Hub, tmp_path: Path) -> None:
+    """'007' and '7' name the same source person: one pseudonym, and a second record for
+    the person with other content is a conflicting key, not a second person."""
+    hub = sqlite_hub
+    s = services(hub)
+    folder, _ = write_omop(tmp_path / "omop", dirty=False)
+    with (folder / "person.csv").open("a") as people:
+        people.write("7,8532,1980,,,,0,0,,,,MRN-0007,F,0,,0,,0\n")
+        people.write("007,8507,1981,,,,0,0,,,,MRN-0007,M,0,,0,,0\n")
+    with (folder / "condition_occurrence.csv").open("a") as conditions:
+        conditions.write("120,0007,201826,2021-02-01,,,,32817,,,,,,E11.9,0,\n")
+    result = s.ingestion.ingest(OPERATOR, folder, "omop", source_name="cohort-b")
+    people_counts = result.reconciliation.tables["person"]
+    assert (people_counts.read, people_counts.loaded, people_counts.quarantined) == (6, 5, 1)
+    version = s.lake.open("cohort-b")
+    rows = version.quarantine().to_table().to_pylist()
+    assert [
+        (r["line_no"], r["reason"], r["field"]) for r in rows if r["source_table"] == "person"
+    ] == [(7, "conflicting_key", "person_id")]
+    key, _ = hub.keys.data_key("pseudo/hub")
+    seven = hmac_hex(key, omop_message("cohort-b", 7))
+    people = {p["hub_pseudonym"]: p for p in version.read("person").to_pylist()}
+    assert people[seven]["year_of_birth"] == 1980
+    conditions = version.read("condition_occurrence").to_pylist()
+    assert [c["person_id"] for c in conditions if c["condition_source_value"] == "E11.9"].count(
+        person_id_of(seven)
+    ) == 1
