@@ -46,22 +46,10 @@ def flag_duplicates(
 
     One aggregate over the table finds the groups that hold several valid records (by key, or
     by line hash without one: identical lines share both); only their records are looked at
-    further, and when there are none (the usual case) nothing else is read. A key that is one
-    integer is first checked for repeats with a bitmap of its values (``_distinct_integers``):
-    when none repeats, not even that aggregate is needed.
+    further, and when there are none (the usual case) nothing else is read.
     """
     flags = f"flags_{relation}"
     shared = f"shared_{relation}"
-    empty = "SELECT CAST(NULL AS INTEGER) AS file_id, CAST(NULL AS BIGINT) AS line_no, "
-    empty += "CAST(NULL AS VARCHAR) AS flag WHERE false"
-    if (
-        key is not None
-        and len(key) == 1
-        and not partition
-        and _distinct_integers(ctx, relation, key[0])
-    ):
-        ctx.execute(f"CREATE TEMP TABLE {flags} AS {empty}")
-        return flags
     parts = [quote(p) for p in partition or []]
     listed = ", ".join([*parts, *(key or ["h1"])])
     # grouped by a 64-bit hash of the key, cheaper than the text itself; a collision only
@@ -70,6 +58,8 @@ def flag_duplicates(
         f"CREATE TEMP TABLE {shared} AS SELECT hash({listed}) AS kh FROM {relation} "
         f"WHERE problem IS NULL GROUP BY kh HAVING count(*) > 1"
     )
+    empty = "SELECT CAST(NULL AS INTEGER) AS file_id, CAST(NULL AS BIGINT) AS line_no, "
+    empty += "CAST(NULL AS VARCHAR) AS flag WHERE false"
     if not ctx.engine.scalar(f"SELECT count(*) FROM {shared}"):
         ctx.execute(f"CREATE TEMP TABLE {flags} AS {empty}")
         ctx.execute(f"DROP TABLE {shared}")
@@ -120,41 +110,6 @@ def flag_duplicates(
     ctx.execute(f"DROP TABLE {candidates}")
     ctx.execute(f"DROP TABLE {shared}")
     return flags
-
-
-def _distinct_integers(ctx: IngestContext, relation: str, key: str) -> bool:
-    """Whether the valid records' ``key`` is an integer, never NULL and never repeated: then
-    no record is a duplicate or a conflict, and ``flag_duplicates`` has nothing to look for.
-
-    One bit per value of the key's range (``bitstring_agg``) counts its distinct values: as
-    many as the records means no value repeats. It replaces a hash aggregate with a group per
-    record (a claim key per claim line) by a bitmap of the range, when that range is small
-    enough (claim keys are usually numbered). Any other case — a repeat, a NULL key, a range
-    too wide — says False, and the records are grouped as usual."""
-    typed = ctx.engine.sql(f"DESCRIBE SELECT {key} AS k FROM {relation}").column(1)[0].as_py()
-    if typed not in _INTEGER_TYPES:
-        return False
-    row = ctx.engine.sql(
-        f"SELECT min(k) AS low, max(k) AS high, count(k) AS keyed, count(*) AS valid FROM "
-        f"(SELECT {key} AS k FROM {relation} WHERE problem IS NULL)"
-    ).to_pylist()[0]
-    low, high, valid = row["low"], row["high"], row["valid"]
-    if row["keyed"] != valid:  # a NULL key
-        return False
-    if valid < 2:
-        return True
-    if high - low >= MAX_KEY_RANGE:
-        return False
-    distinct = ctx.engine.scalar(
-        f"SELECT bit_count(bitstring_agg({key}, {low}, {high})) FROM {relation} "
-        "WHERE problem IS NULL"
-    )
-    return bool(distinct == valid)
-
-
-_INTEGER_TYPES = frozenset({"TINYINT", "SMALLINT", "INTEGER", "BIGINT"})
-# values in a key's range for the bitmap of ``_distinct_integers``: 2^28 bits, 32 MiB a thread
-MAX_KEY_RANGE = 1 << 28
 
 
 def drop_line_hashes(ctx: IngestContext, relation: str) -> None:
