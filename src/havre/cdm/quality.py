@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from havre.cdm import concepts as c
 from havre.cdm.omop import LAKE_TABLES, omop_table
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import Engine
 from havre.lake.manifest import QualityResult
 
 EVENTS = {
@@ -197,7 +197,8 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 "visit_end_date",
                 "hospital stays last less than a year",
                 1.0,
-                "t.visit_end_date - t.visit_start_date > 365",
+                # date_diff, not a subtraction: on Spark, a date minus a date is an interval
+                "date_diff('day', t.visit_start_date, t.visit_end_date) > 365",
                 applies=f"t.visit_concept_id = {c.VISIT_INPATIENT}",
             )
         )
@@ -218,7 +219,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
 
 
 def count_table(
-    engine: DuckDBEngine,
+    engine: Engine,
     table: str,
     today_year: int,
     relation: str | None = None,
@@ -255,7 +256,7 @@ def count_table(
 
 
 def visit_references(
-    engine: DuckDBEngine,
+    engine: Engine,
     today_year: int,
     references: str,
     visits: str,
@@ -315,7 +316,7 @@ def table_results(table: str, today_year: int, counts: Counts) -> list[QualityRe
 
 
 def check_table(
-    engine: DuckDBEngine,
+    engine: Engine,
     table: str,
     today_year: int,
     relation: str | None = None,
@@ -326,7 +327,7 @@ def check_table(
     return table_results(table, today_year, counts)
 
 
-def run_checks(engine: DuckDBEngine, today_year: int) -> tuple[QualityResult, ...]:
+def run_checks(engine: Engine, today_year: int) -> tuple[QualityResult, ...]:
     """Every rule over the lake tables registered in ``engine`` under their names."""
     return tuple(r for table in LAKE_TABLES for r in check_table(engine, table, today_year))
 

@@ -215,11 +215,11 @@ def encrypted_key_of(path: Path) -> str | None:
 _SIGNED_HOLDING = {8: pa.int16(), 16: pa.int32(), 32: pa.int64(), 64: pa.int64()}
 
 
-def _plain_arrow(table: pa.Table) -> pa.Table:
+def plain_schema(schema: pa.Schema) -> pa.Schema:
     """Types Spark takes from Arrow: dictionaries decoded, large strings made plain, unsigned
     integers widened to the signed type that holds them (Spark has no unsigned types)."""
     fields = []
-    for field in table.schema:
+    for field in schema:
         kind = field.type
         if pa.types.is_dictionary(kind):
             kind = kind.value_type
@@ -230,7 +230,11 @@ def _plain_arrow(table: pa.Table) -> pa.Table:
         if pa.types.is_unsigned_integer(kind):
             kind = _SIGNED_HOLDING[kind.bit_width]
         fields.append(pa.field(field.name, kind, field.nullable))
-    schema = pa.schema(fields)
+    return pa.schema(fields)
+
+
+def _plain_arrow(table: pa.Table) -> pa.Table:
+    schema = plain_schema(table.schema)
     return table if schema == table.schema else table.cast(schema)
 
 
@@ -382,9 +386,12 @@ class SparkEngine:
             frame.unpersist(blocking=False)
 
     # -- data out ---------------------------------------------------------------------------
-    def write_parquet(self, query: str, folder: Path, key_name: str) -> None:
+    def write_parquet(
+        self, query: str, folder: Path, key_name: str, *, rows_per_file: int | None = None
+    ) -> None:
         """Write a query's result as Parquet encrypted under ``key_name`` (its active version),
-        readable by ``havre.keys.parquet`` (pyarrow) and by this engine."""
+        readable by ``havre.keys.parquet`` (pyarrow) and by this engine: a file per partition
+        of the result (none for an empty one), at most ``rows_per_file`` rows a file."""
         if self.keys is None:
             raise EngineError("Writing encrypted Parquet needs the engine's key store.")
         key, version = self.keys.data_key(key_name)
@@ -393,11 +400,13 @@ class SparkEngine:
             self._give(identifier, key)
         frame = self._run(to_spark(query))
         try:
+            frame = _nullable(frame)
             (
                 frame.write.mode("errorifexists")
                 .option("parquet.encryption.uniform.key", identifier)
                 .option("parquet.encryption.double.wrapping", "true")
                 .option("compression", "zstd")
+                .option("maxRecordsPerFile", str(rows_per_file or 0))
                 .parquet(str(folder))
             )
         except Exception as exc:
@@ -422,6 +431,19 @@ class SparkEngine:
         except Exception:
             log.debug("key caches not cleared")
         self._tokens.clear()
+
+
+def _nullable(frame: DataFrame) -> DataFrame:
+    """Every column nullable, as DuckDB and pyarrow write them: Spark writes a column NOT NULL
+    when it proves it has no null (a constant, a column filtered on ``IS NOT NULL``), and a
+    version's files would not share one schema. A condition Spark cannot fold (a partition's
+    number is never negative) keeps each value as it is and the column nullable."""
+    from pyspark.sql import functions
+
+    always = functions.spark_partition_id() >= 0
+    return frame.select(
+        *(functions.when(always, functions.col(f"`{name}`")).alias(name) for name in frame.columns)
+    )
 
 
 def _reason(exc: BaseException) -> str:

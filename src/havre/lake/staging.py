@@ -178,6 +178,31 @@ class VersionBuilder:
         fsync_path(directory)
         return tuple(files)
 
+    def adopt_table(self, name: str, paths: list[Path]) -> tuple[FileInfo, ...]:
+        """Move a table's encrypted Parquet files, written by another engine (Spark), into the
+        version as ``tables/<name>/part-NNNNN.parquet``, registered like ``write_table``'s:
+        rows read from each footer (decrypted with the store's keys), SHA-256 of the bytes."""
+        directory = self.staging / "tables" / name
+        directory.mkdir(parents=True, exist_ok=False)
+        with self._crypto_lock:
+            decryption = self.lake.crypto.decryption_properties()
+        files: list[FileInfo] = []
+        for number, source in enumerate(paths):
+            path = directory / f"part-{number:05d}.parquet"
+            shutil.move(source, path)
+            fsync_path(path)
+            rows = pq.ParquetFile(path, decryption_properties=decryption).metadata.num_rows
+            files.append(
+                FileInfo(
+                    path=str(path.relative_to(self.staging)),
+                    sha256=sha256_file(path),
+                    rows=rows,
+                    bytes=path.stat().st_size,
+                )
+            )
+        fsync_path(directory)
+        return tuple(files)
+
     def staged_dataset(self, files: tuple[FileInfo, ...]) -> ds.Dataset:
         """Files written so far, readable (decrypting) before the version is published."""
         paths = [str(self.staging / f.path) for f in files]

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from havre.core.errors import IntegrityError, KeyStoreError, NotFoundError, StateError
+from havre.core.hashing import sha256_file
 from havre.hub import Hub
 from havre.lake import IdentifierKind
 
@@ -108,3 +109,27 @@ def test_leftovers_of_a_crash_are_invisible_and_cleaned(sqlite_hub: Hub, tmp_pat
     assert info.version == 1
     assert not any((lake.root / "demo" / ".staging").iterdir())
     assert lake.open("demo").read("person").equals(PEOPLE)
+
+
+def test_files_written_elsewhere_are_adopted_and_registered(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    """Another engine's encrypted files (Spark's) enter a version as write_table's do."""
+    lake = make_lake(sqlite_hub)
+    with lake.begin("demo") as builder:
+        properties = lake.crypto.encryption_properties(builder.key_name)
+        written = []
+        for number, part in enumerate((PEOPLE.slice(0, 2), PEOPLE.slice(2))):
+            path = tmp_path / f"part-{number}-c000.zstd.parquet"
+            pq.write_table(part, path, encryption_properties=properties)
+            written.append(path)
+        files = builder.adopt_table("person", written)
+        assert [f.path for f in files] == [
+            "tables/person/part-00000.parquet",
+            "tables/person/part-00001.parquet",
+        ]
+        assert [f.rows for f in files] == [2, 1] and not any(p.exists() for p in written)
+        for item in files:
+            target = builder.staging / item.path
+            assert item.sha256 == sha256_file(target) and item.bytes == target.stat().st_size
+        assert builder.staged_dataset(files).to_table().equals(PEOPLE)
