@@ -30,11 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, Integer, Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, Select, case, func, literal_column, null, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 
-from havre.audit.fastrows import canonical_expression
+from havre.audit.fastrows import canonical_expression, stored_text_differs
 from havre.audit.merkle import Frontier
 from havre.audit.models import AuditEntryRow, AuditHeadRow
 from havre.audit.scan import ChainScanner
@@ -164,49 +164,108 @@ def page_sql(
 
 
 def block_query(connection: Connection, after: int, limit: int) -> str:
-    """A page as one row: its count, first and last seq, and one string joining, for each
-    entry, its prev hash, entry hash and text, every field followed by a newline (the last
-    one excepted), so the driver makes a few objects per page, not five per entry.
+    """A page as one row: its count, its first and last seq, and its fields joined by
+    newlines, so the driver makes a few objects per page, not four per entry.
 
     Canonical JSON holds no raw control character (it escapes them) and a hex hash none
-    either: a page of n entries holds exactly 3n - 1 control characters, all newlines, and
-    a field holding one fails the page; a NULL field becomes empty and fails it too. One
-    aggregate per page: PostgreSQL spends far more building two large strings side by side
-    than one. Rows are joined in the order the ordered subquery yields them (what both
-    databases do; an ORDER BY inside the aggregate would sort the page again); a page joined
-    in any other order would fail its hashes and be read row by row, never pass."""
+    either, so a newline inside a field shows as a page that does not split into its
+    entries, and fails; a NULL field is left out by the aggregate, and fails likewise. Rows
+    are joined in the order the ordered subquery yields them (what both databases do; an
+    ORDER BY inside an aggregate would sort the page again); a page joined in any other
+    order would fail its hashes and be read row by row, never pass.
+
+    PostgreSQL joins each entry's prev hash, entry hash and text into one string (it spends
+    far more building two large strings side by side than one). SQLite joins the prev
+    hashes, the entry hashes and the texts into three (the hashes then need no splitting),
+    and checks each stored text against its columns in the same pass (``column_check``
+    does it on connections of its own for PostgreSQL): the least seq whose stored text is
+    not the text of its columns, by the database's reckoning, comes last."""
 
     def build(dialect: str) -> str:
-        inner = _sql(connection, page_query(dialect, stored=True))
-        newline = "char(10)" if dialect == "sqlite" else "chr(10)"
-        fields = f" || {newline} || ".join(
+        inner = page_query(dialect, stored=True)
+        if dialect == "sqlite":
+            differs = case((stored_text_differs(dialect), _T.seq), else_=null())
+            inner = inner.add_columns(differs.label("differs"))
+            sql = _sql(connection, inner)
+            joined = ", ".join(
+                f"CAST(group_concat({name}, char(10)) AS BLOB)"
+                for name in ("prev_hash", "entry_hash", "text")
+            )
+            return (
+                f"SELECT count(*), min(seq), max(seq), {joined}, min(differs) FROM ({sql}) AS page"
+            )
+        fields = " || chr(10) || ".join(
             f"coalesce({name}, '')" for name in ("prev_hash", "entry_hash", "text")
         )
-        if dialect == "sqlite":
-            joined = f"CAST(group_concat({fields}, {newline}) AS BLOB)"
-        else:
-            joined = f"string_agg({fields}, {newline})"
-        return f"SELECT count(*), min(seq), max(seq), {joined} FROM ({inner}) AS page"
+        return (
+            f"SELECT count(*), min(seq), max(seq), string_agg({fields}, chr(10)) "
+            f"FROM ({_sql(connection, inner)}) AS page"
+        )
 
     return render(connection, "block", build, after=after, limit=limit)
 
 
 class Block(NamedTuple):
-    """One page of entries, joined (see ``block_query``)."""
+    """One page of entries (see ``block_query``): the prev hashes and the entry hashes each
+    joined by newlines, the texts one by one; ``whole`` when every control character of the
+    page was a separator where one belongs (else the page is read again row by row)."""
 
     size: int
     first: int | None
     last: int | None
-    joined: bytes | None
+    prevs: bytes
+    hashes: bytes
+    texts: list[bytes]
+    whole: bool
+    differs: int | None = None  # SQLite: the first stored text not equal to its columns' text
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> Block:
-        count, first, last, joined = row
-        if isinstance(joined, str):
-            joined = joined.encode("utf-8")
-        elif isinstance(joined, memoryview):
-            joined = bytes(joined)
-        return cls(int(count), first, last, joined)
+        if len(row) == 4:  # PostgreSQL: one string for the whole page
+            count, first, last, joined = row
+            parts = _split(joined, 3 * count) if count else []
+            whole = parts is not None
+            parts = parts or []
+            return cls(
+                int(count),
+                first,
+                last,
+                b"\n".join(parts[0::3]),
+                b"\n".join(parts[1::3]),
+                parts[2::3],
+                whole,
+            )
+        count, first, last, prevs, hashes, texts, differs = row
+        split = _split(texts, count) if count else []
+        return cls(
+            int(count),
+            first,
+            last,
+            _bytes(prevs),
+            _bytes(hashes),
+            split or [],
+            split is not None,
+            None if differs is None else int(differs),
+        )
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return b"" if value is None else bytes(value)
+
+
+def _split(joined: Any, fields: int) -> list[bytes] | None:
+    """``fields`` fields joined by newlines, or None if the string holds any other control
+    character, or more or fewer fields (numpy counts them without a Python loop, and
+    without the GIL)."""
+    if joined is None:
+        return None
+    data = _bytes(joined)
+    if np.count_nonzero(np.frombuffer(data, dtype=np.uint8) < 32) != fields - 1:
+        return None
+    parts = data.split(b"\n")
+    return parts if len(parts) == fields else None
 
 
 def _read(
@@ -319,37 +378,24 @@ class BulkScanner:
         if (
             block.first != first
             or block.last != first + count - 1  # unique and ordered: first and last suffice
-            or block.joined is None
+            or not block.whole
         ):
             return self._stop(block)
-        parts = block.joined.split(b"\n")
-        # the separators are the only control characters: no field holds one raw (numpy
-        # counts them without a Python loop, and without the GIL)
-        controls = np.count_nonzero(np.frombuffer(block.joined, dtype=np.uint8) < 32)
-        if len(parts) != 3 * count or controls != 3 * count - 1:
-            return self._stop(block)
-        prevs, hashes, texts = parts[0::3], parts[1::3], parts[2::3]
-        joined = b"".join(hashes)
-        if (
-            # every prev link at once
-            prevs[0] != state.prev_hash.encode("ascii")
-            or prevs[1:] != hashes[:-1]
-            or set(map(len, hashes)) != {64}
-        ):
-            return self._stop(block)
-        try:
-            stored = binascii.unhexlify(joined)
-        except (binascii.Error, ValueError):
-            return self._stop(block)
-        if binascii.hexlify(stored) != joined:  # lower-case hex, as hexdigest writes
-            return self._stop(block)
-        chained = bytes.fromhex(state.prev_hash) + stored[:-32]
         sha = hashlib.sha256
-        digests = [
-            sha(chained[at : at + 32] + text).digest()
-            for at, text in zip(range(0, 32 * count, 32), texts, strict=True)
-        ]
-        if b"".join(digests) != stored:
+        digest = bytes.fromhex(state.prev_hash)
+        digests: list[bytes] = []
+        append = digests.append
+        for text in block.texts:
+            digest = sha(digest + text).digest()
+            append(digest)
+        # every stored hash at once, as hexdigest writes it (lower case), one per line; then
+        # every prev link at once: each is the stored hash of the entry before
+        if binascii.hexlify(b"".join(digests), b"\n", 32) != block.hashes:
+            return self._stop(block)
+        links = state.prev_hash.encode("ascii")
+        if count > 1:
+            links += b"\n" + block.hashes[:-65]
+        if block.prevs != links:
             return self._stop(block)
         frontier = state.frontier
         leaves = [sha(b"\x00" + d).digest() for d in digests] if frontier is not None else []
@@ -364,15 +410,14 @@ class BulkScanner:
             if frontier is not None:
                 frontier.extend(leaves[done:cut])
             done = cut
-            head_hash = hashes[cut - 1].decode("ascii")
-            if state.check_marks(state.marks[size], head_hash) is not None:
+            if state.check_marks(state.marks[size], digests[cut - 1].hex()) is not None:
                 self.anomaly = size
                 return False
         if frontier is not None:
             frontier.extend(leaves[done:])
         state.next_seq = first + count
-        state.before_prev = hashes[-2].decode("ascii") if count > 1 else state.prev_hash
-        state.prev_hash = hashes[-1].decode("ascii")
+        state.before_prev = digests[-2].hex() if count > 1 else state.prev_hash
+        state.prev_hash = digests[-1].hex()
         state.entries += count
         return True
 

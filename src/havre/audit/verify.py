@@ -212,29 +212,36 @@ class Verifier:
     def _scan_database(
         self, scanner: ChainScanner, head: list[tuple[int, str] | None]
     ) -> tuple[bool, Finding | None]:
-        """The entries in the database: the bulk path over their stored text while another
-        connection checks that text against their columns; at the first anomaly, the reference
-        scan over the columns from the state saved before it names the damage."""
+        """The entries in the database: the bulk path over their stored text, checked against
+        their columns (by the page reads on SQLite, by other connections on PostgreSQL); at
+        the first anomaly, the reference scan over the columns from the state saved before it
+        names the damage."""
         after = scanner.next_seq - 1
         until = last_seq(self.db)
-        workers = 1 if self.db.dialect == "sqlite" else 2
-        check = ColumnCheck(self.db, after, until, workers=workers).start()
+        # SQLite's page reads check the columns in the same pass; PostgreSQL's server
+        # processes share the check between the cores, beside the reader's
+        inline = self.db.dialect == "sqlite"
+        check = None if inline else ColumnCheck(self.db, after, until, workers=2).start()
         bulk = BulkScanner(scanner, self.db)
+        differs: int | None = None
         try:
             # blocks are read in a thread, a block or two ahead of the hashing
             with contextlib.closing(
                 prefetch(blocks(self.db, after, self.batch, head), name="audit-verify-reader")
             ) as live:
                 for block in live:
-                    if not bulk.feed(block):
-                        check.stop_after(bulk.anomaly or until)
+                    if block.differs is not None:
+                        differs = self._confirmed(block.differs, block.last or block.differs)
+                    if not bulk.feed(block) or differs is not None:
+                        if check is not None:
+                            check.stop_after(bulk.anomaly or until)
                         break
         finally:
-            mismatch = check.result()
-        suspect = bulk.anomaly
-        if mismatch is not None and (suspect is None or mismatch < suspect):
-            suspect = mismatch
-        if suspect is None and scanner.next_seq - 1 > until:  # appended while we read
+            mismatch = check.result() if check is not None else None
+        suspect = min(
+            (seq for seq in (bulk.anomaly, mismatch, differs) if seq is not None), default=None
+        )
+        if suspect is None and not inline and scanner.next_seq - 1 > until:  # appended since
             with self.db.engine.connect() as connection:
                 suspect = first_mismatch(connection, until, scanner.next_seq - 1)
         if suspect is None:
@@ -252,6 +259,12 @@ class Verifier:
         if found is not None and found.seq is not None and found.seq <= suspect:
             return intact, None
         return intact, self._stored_text_finding(suspect)
+
+    def _confirmed(self, seq: int, last: int) -> int | None:
+        """The first entry from ``seq`` to ``last`` whose stored text is not its columns' text,
+        confirmed in Python (the database found ``seq``; its text is not the reference)."""
+        with self.db.engine.connect() as connection:
+            return first_mismatch(connection, seq - 1, last)
 
     def _stored_text_finding(self, seq: int) -> Finding | None:
         """The columns of entry ``seq`` hash right: is the text stored beside them altered?"""

@@ -19,6 +19,7 @@ from havre.audit.column_check import ColumnCheck, first_mismatch
 from havre.audit.entry import Outcome
 from havre.audit.fastrows import canonical_expression, comparison_expression, stored_text_differs
 from havre.audit.models import AuditEntryRow
+from havre.audit.verify import Verifier
 from havre.core.actor import Actor
 from havre.core.clock import FixedClock
 from havre.core.config import Settings
@@ -211,3 +212,59 @@ def test_the_first_of_several_edits_is_found_by_every_split(tricky: Tricky) -> N
     for chunk, workers in itertools.product((1, 3, 50), (1, 2, 3)):
         check = ColumnCheck(tricky_hub.db, 0, last, chunk=chunk, workers=workers).start()
         assert check.result() == min(edited)
+
+
+def _verified(hub: Hub, batch: int) -> tuple[int | None, str | None]:
+    report = Verifier(hub.db, hub.audit_trail.trusted_keys(), batch=batch).run()
+    return report.first_bad_seq, None if report.damage is None else report.damage.value
+
+
+@pytest.mark.parametrize(
+    "field,value,column,edited", EDITS, ids=[f"{n}-{e[2]}" for n, e in enumerate(EDITS)]
+)
+def test_verification_names_an_edited_column(
+    tricky: Tricky, field: str, value: str, column: str, edited: Any
+) -> None:
+    """The same edits through ``havre audit verify``, whose page reads check the columns on
+    SQLite: the entry is named, at a page's start, middle or end."""
+    seq = tricky.seqs[field, value]
+    _attack(
+        tricky.hub,
+        lambda c: c.execute(
+            text(f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq"),
+            {"value": edited, "seq": seq},
+        ),
+    )
+    for batch in (1, 3, 7, 5_000):
+        assert _verified(tricky.hub, batch) == (seq, "modified"), batch
+
+
+def test_verification_looks_past_a_text_only_the_database_builds_differently(
+    tricky: Tricky,
+) -> None:
+    """An entry whose timestamp column is spelled otherwise but reads as the same instant:
+    the database's text differs, Python's (the reference) does not, so it is not damage; a
+    real edit further on in the same page is still named."""
+    hub = tricky.hub
+    respelled = tricky.seqs["reason", "plain"]
+    edited = tricky.seqs["reason", "\\u0041"]
+    assert respelled < edited
+
+    def edit(connection: Connection) -> None:
+        (ts,) = connection.execute(
+            text("SELECT ts FROM audit_entries WHERE seq = :s"), {"s": respelled}
+        ).one()
+        if isinstance(ts, str):  # SQLite: the same instant, with its offset written out
+            connection.execute(
+                text("UPDATE audit_entries SET ts = :ts WHERE seq = :s"),
+                {"ts": f"{ts}+00:00", "s": respelled},
+            )
+        connection.execute(
+            text("UPDATE audit_entries SET reason = 'edited' WHERE seq = :s"), {"s": edited}
+        )
+
+    _attack(hub, edit)
+    if hub.db.dialect == "sqlite":
+        assert _differing(hub) == [respelled, edited]
+    for batch in (3, 5_000):
+        assert _verified(hub, batch) == (edited, "modified"), batch
