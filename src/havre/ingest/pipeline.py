@@ -12,8 +12,9 @@ import contextlib
 import dataclasses
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
@@ -37,7 +38,7 @@ from havre.ingest.quarantine import Quarantine
 from havre.ingest.readers import SourceReader, reader_for
 from havre.ingest.reasons import DEFECT_KIND
 from havre.ingest.result import IngestResult
-from havre.ingest.writing import write_lake
+from havre.ingest.writing import write_lake, write_lake_on_spark
 from havre.lake.engine import DuckDBEngine
 from havre.lake.manifest import (
     Counts,
@@ -54,6 +55,9 @@ from havre.lake.store import Lake, check_dataset_name
 from havre.lake.version import DataVersionInfo
 from havre.pseudo.scheme import PseudonymScheme
 from havre.pseudo.service import Pseudonymizer
+
+if TYPE_CHECKING:
+    from havre.lake.spark import SparkEngine
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -147,6 +151,8 @@ class Ingestion:
         scheme = self.pseudo.scheme(reader.scheme_id)
         temp = self.settings.home / "tmp" / f"ingest-{new_id('run')}"
         engine = DuckDBEngine(self.settings, temp_directory=temp)
+        # on Spark, its session starts while DuckDB reads and stages the delivery
+        starting = self._start_spark()
         try:
             ctx = IngestContext(
                 engine=engine,
@@ -168,15 +174,30 @@ class Ingestion:
                     hint="nothing was published; report this with the delivery's hash",
                 )
             progress("writing the lake", 0, len(LAKE_TABLES))
-            written = write_lake(
-                ctx, builder, lambda done: progress("writing the lake", done, len(LAKE_TABLES))
-            )
+
+            def on_table(done: int) -> None:
+                progress("writing the lake", done, len(LAKE_TABLES))
+
+            if starting is None:
+                written = write_lake(ctx, builder, on_table)
+            else:
+                spark = starting.result()
+                written = write_lake_on_spark(ctx, builder, spark, temp / "spark", on_table)
+                ctx.step(
+                    f"mapped to OMOP, wrote the lake tables and ran the quality checks on Spark "
+                    f"({self.settings.spark_master})"
+                )
             tables = [*(written.tables[name] for name in LAKE_TABLES), written.link]
             quality, coverage = written.quality, written.coverage
         except (EngineError, duckdb.Error) as exc:
+            if starting is not None and starting.done() and starting.exception() is exc:
+                raise  # Spark did not start: the reason (Java, master) quotes no record
             raise _engine_failure(exc) from None
         finally:
             engine.close()
+            if starting is not None:
+                with contextlib.suppress(Exception):  # a failed start was reported above
+                    starting.result().close()
             shutil.rmtree(temp, ignore_errors=True)
         ctx.step("wrote encrypted Parquet (zstd, modular encryption), ran quality checks")
         manifest = Manifest(
@@ -204,7 +225,7 @@ class Ingestion:
                     for f in delivery.files
                 ),
                 steps=tuple(ctx.steps),
-                software=_software(),
+                software=_software(spark=starting is not None),
                 pseudonym_scheme={**scheme.to_dict(), "label": scheme.label},
             ),
             coverage=coverage,
@@ -225,6 +246,22 @@ class Ingestion:
             notes=manifest.notes,
         )
         return manifest, result
+
+    def _start_spark(self) -> Future[SparkEngine] | None:
+        """The Spark engine of the mappings (``HAVRE_ENGINE=spark``), started in a thread;
+        None on DuckDB. It reads the version's files with the lake's key store."""
+        if self.settings.engine != "spark":
+            return None
+        from havre.lake.spark import SparkEngine
+
+        def start() -> SparkEngine:
+            return SparkEngine(self.settings, keys=self.lake.keys)
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="havre-spark")
+        try:
+            return pool.submit(start)
+        finally:
+            pool.shutdown(wait=False)  # the start runs on; its result is awaited before use
 
     def _register_keys(
         self, ctx: IngestContext, reader: SourceReader, scheme: PseudonymScheme
@@ -410,14 +447,19 @@ def _write_quarantine(
     )
 
 
-def _software() -> dict[str, str]:
+def _software(*, spark: bool = False) -> dict[str, str]:
     import pyarrow
 
-    return {
+    versions = {
         "havre": havre.__version__,
         "duckdb": duckdb.__version__,
         "pyarrow": pyarrow.__version__,
     }
+    if spark:
+        import pyspark
+
+        versions["pyspark"] = pyspark.__version__
+    return versions
 
 
 def _summary(manifest: Manifest) -> dict[str, Any]:
