@@ -9,9 +9,11 @@ cap on the rows fetched; a query stopped by a limit leaves the database usable.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -55,12 +57,67 @@ def memory_bytes(size: str) -> int:
     return int(float(text))
 
 
+class Watchdog:
+    """One thread that interrupts the queries running past their deadline. Starting a timer
+    thread per query cost more than the rest of a warm query's sandbox work."""
+
+    IDLE_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._pending: dict[int, tuple[float, Callable[[], object]]] = {}
+        self._numbers = itertools.count()
+        self._wake_at = 0.0
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def watch(self, seconds: float, interrupt: Callable[[], object]) -> int:
+        """Call ``interrupt`` in ``seconds`` unless ``release`` comes first."""
+        deadline = time.monotonic() + seconds
+        with self._condition:
+            number = next(self._numbers)
+            self._pending[number] = (deadline, interrupt)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="havre-sandbox-watchdog", daemon=True
+                )
+                self._thread.start()
+            elif deadline < self._wake_at:
+                self._condition.notify()
+            return number
+
+    def release(self, number: int) -> None:
+        with self._condition:
+            self._pending.pop(number, None)
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            self._pending.clear()
+            self._condition.notify()
+
+    def _run(self) -> None:
+        with self._condition:
+            while not self._closed:
+                now = time.monotonic()
+                for number, (deadline, interrupt) in list(self._pending.items()):
+                    if deadline <= now:
+                        del self._pending[number]
+                        # under the lock: a released query is never interrupted
+                        with contextlib.suppress(duckdb.Error):
+                            interrupt()
+                deadlines = [deadline for deadline, _ in self._pending.values()]
+                self._wake_at = min(deadlines, default=now + self.IDLE_SECONDS)
+                self._condition.wait(max(0.0, self._wake_at - now))
+
+
 class SandboxDatabase:
     """One workspace version, loaded and locked. Safe to query from several threads."""
 
     def __init__(self, tables: Iterable[tuple[str, pa.RecordBatchReader]], limits: Limits) -> None:
         self.limits = limits
         self._cursor_lock = threading.Lock()
+        self._watchdog = Watchdog()
         self.connection = duckdb.connect(
             ":memory:",
             config={
@@ -99,9 +156,8 @@ class SandboxDatabase:
         (its conversion errors can quote values, which aggregate-only permits must not see)."""
         with self._cursor_lock:
             cursor = self.connection.cursor()
-        timer = threading.Timer(self.limits.timeout_seconds, cursor.interrupt)
         started = time.perf_counter()
-        timer.start()
+        watch = self._watchdog.watch(self.limits.timeout_seconds, cursor.interrupt)
         try:
             reader = cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
             batches: list[pa.RecordBatch] = []
@@ -132,7 +188,7 @@ class SandboxDatabase:
         except duckdb.Error as exc:
             raise _engine_message(exc, quote_errors) from None
         finally:
-            timer.cancel()
+            self._watchdog.release(watch)
             cursor.close()
         return RawResult(table, truncated, time.perf_counter() - started)
 
@@ -147,6 +203,7 @@ class SandboxDatabase:
         return schema
 
     def close(self) -> None:
+        self._watchdog.close()
         self.connection.close()
 
 
