@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from havre.audit.actions import AuditAction, is_registered
@@ -30,6 +30,19 @@ from havre.core.canonical import canonical_text
 from havre.core.clock import Clock, SystemClock
 
 _ENTRIES = cast(Table, AuditEntryRow.__table__)
+_HEAD = cast(Table, AuditHeadRow.__table__)
+# the head as plain columns: every audited action reads and moves it, and the ORM's object
+# for it cost more than the two statements themselves
+_LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
+
+
+@dataclass
+class _Head:
+    """The append lock's row, as this transaction moves it."""
+
+    seq: int
+    entry_hash: str
 
 
 @functools.lru_cache(maxsize=256)
@@ -86,7 +99,7 @@ class AuditLog:
             texts.append(text)
         if not entries:
             return []
-        head = self._lock_head(session)
+        head = _lock(session)
         records = self._write(session, head, entries, texts)
         if self.checkpointer is not None:
             now = self.clock.now()
@@ -98,11 +111,11 @@ class AuditLog:
         """Sign a checkpoint of the log as it stands in this transaction (on demand)."""
         if self.checkpointer is None:
             raise RuntimeError("this audit log has no signing key to make checkpoints with")
-        head = self._lock_head(session)
+        head = _lock(session)
         return self._checkpoint(session, head, self.clock.now(), automatic=False)
 
     def _checkpoint(
-        self, session: Session, head: AuditHeadRow, now: dt.datetime, *, automatic: bool = True
+        self, session: Session, head: _Head, now: dt.datetime, *, automatic: bool = True
     ) -> Checkpoint:
         assert self.checkpointer is not None
         made = self.checkpointer.create(session, int(head.seq), head.entry_hash, _utc(now))
@@ -124,7 +137,7 @@ class AuditLog:
     def _write(
         self,
         session: Session,
-        head: AuditHeadRow,
+        head: _Head,
         entries: Sequence[PendingEntry],
         texts: Sequence[str] | None = None,
     ) -> list[AuditRecord]:
@@ -187,8 +200,11 @@ class AuditLog:
                 )
             )
         session.execute(insert(_ENTRIES), rows)
-        head.seq = seq
-        head.entry_hash = prev_hash
+        session.execute(_MOVE_HEAD.values(seq=seq, entry_hash=prev_hash))
+        head.seq, head.entry_hash = seq, prev_hash
+        loaded = session.identity_map.get(session.identity_key(AuditHeadRow, (1,)))
+        if loaded is not None:  # the head as an object, locked by the caller: now out of date
+            session.expire(loaded)
         session.flush()
         return records
 
@@ -211,6 +227,15 @@ class AuditLog:
     def size(session: Session) -> int:
         head = session.get(AuditHeadRow, 1)
         return 0 if head is None else int(head.seq)
+
+
+def _lock(session: Session) -> _Head:
+    """Take the append lock and read the head (created by the first append of a log)."""
+    found = session.execute(_LOCK_HEAD).first()
+    if found is None:
+        created = AuditLog._lock_head(session)
+        return _Head(int(created.seq), created.entry_hash)
+    return _Head(int(found[0]), found[1])
 
 
 def row_to_record(row: AuditEntryRow) -> AuditRecord:
