@@ -44,19 +44,23 @@ def flag_duplicates(
     the relation's columns (``key_sql``); ``partition``: columns telling apart the source
     tables a relation holds (records of two tables never clash).
 
-    One aggregate over the table finds the groups that hold several valid records (by key, or
-    by line hash without one: identical lines share both); only their records are looked at
+    One sort of the valid records' key hashes finds the groups that hold several of them (by
+    key, or by line hash without one: identical lines share both); only their records are looked at
     further, and when there are none (the usual case) nothing else is read.
     """
     flags = f"flags_{relation}"
     shared = f"shared_{relation}"
     parts = [quote(p) for p in partition or []]
     listed = ", ".join([*parts, *(key or ["h1"])])
-    # grouped by a 64-bit hash of the key, cheaper than the text itself; a collision only
-    # makes a few more candidates, which are then grouped by the key's values
+    # a 64-bit hash of the key, cheaper than the text itself; a collision only makes a few
+    # more candidates, which are then grouped by the key's values. The hashes that repeat are
+    # found by sorting them, each compared with the next: a hash aggregate would keep a group
+    # per record (nearly every key is unique), which cost a third more here
     ctx.execute(
-        f"CREATE TEMP TABLE {shared} AS SELECT hash({listed}) AS kh FROM {relation} "
-        f"WHERE problem IS NULL GROUP BY kh HAVING count(*) > 1"
+        f"CREATE TEMP TABLE {shared} AS SELECT DISTINCT kh FROM ("
+        f"SELECT kh, lead(kh) OVER (ORDER BY kh) AS next_kh FROM ("
+        f"SELECT hash({listed}) AS kh FROM {relation} WHERE problem IS NULL)"
+        f") WHERE kh = next_kh"
     )
     empty = "SELECT CAST(NULL AS INTEGER) AS file_id, CAST(NULL AS BIGINT) AS line_no, "
     empty += "CAST(NULL AS VARCHAR) AS flag WHERE false"
