@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from havre.audit.actions import AuditAction, is_registered
@@ -34,7 +34,11 @@ _HEAD = cast(Table, AuditHeadRow.__table__)
 # the head as plain columns: every audited action reads and moves it, and the ORM's object
 # for it cost more than the two statements themselves
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
-_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
+_MOVE_HEAD = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+)
 
 
 @dataclass
@@ -200,7 +204,7 @@ class AuditLog:
                 )
             )
         session.execute(insert(_ENTRIES), rows)
-        session.execute(_MOVE_HEAD.values(seq=seq, entry_hash=prev_hash))
+        session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         head.seq, head.entry_hash = seq, prev_hash
         loaded = session.identity_map.get(session.identity_key(AuditHeadRow, (1,)))
         if loaded is not None:  # the head as an object, locked by the caller: now out of date
