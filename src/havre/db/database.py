@@ -18,12 +18,14 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 from havre.core.config import mask_url
 from havre.core.errors import ConfigError, DatabaseUnavailable
 
 SQLITE_BUSY_MS = 30_000
 READ_ONLY = "havre_read_only"  # execution option of the read-only sessions
+ONE_STATEMENT = "havre_one_statement"  # execution option of ``Database.scalar``
 
 
 class Database:
@@ -60,6 +62,7 @@ class Database:
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        self._one_statement = self.engine.execution_options(**{ONE_STATEMENT: True})
 
     @property
     def masked_url(self) -> str:
@@ -83,6 +86,12 @@ class Database:
     def reading(self) -> contextlib.AbstractContextManager[Session]:
         """A read-only unit of work: one consistent snapshot; a write in it fails."""
         return _unit(self._readers)
+
+    def scalar(self, statement: Executable) -> Any:
+        """The one value of one SELECT, run outside any unit of work: no ``BEGIN`` (SQLite
+        runs a lone statement on a snapshot of its own) and no session; for hot paths."""
+        with self._one_statement.connect() as connection:
+            return connection.execute(statement).scalar_one()
 
     def session(self) -> Session:
         return self._sessions()
@@ -114,7 +123,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(ONE_STATEMENT):
+            return  # the driver runs the statement in autocommit mode
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")
             connection.exec_driver_sql("PRAGMA query_only = ON")
             connection.info[READ_ONLY] = True

@@ -3,7 +3,7 @@ tables in its ``models`` module; importing them here registers them on one metad
 
 from __future__ import annotations
 
-from sqlalchemy import String
+from sqlalchemy import BigInteger, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from havre.db.base import Base
@@ -16,6 +16,16 @@ class HubInfo(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(4000))
+
+
+class GovernanceChangeRow(Base):
+    """One row (id 1): a counter that triggers raise on every change to the governance tables
+    a query reads (migration 0009, ``havre.db.changes``)."""
+
+    __tablename__ = "governance_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    counter: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
 
 def _register_room_models() -> None:

@@ -12,13 +12,14 @@ from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock
 from havre.core.config import Settings
 from havre.core.errors import HavreError, PermissionDenied
-from havre.db import Database
+from havre.db import Database, changes
 from havre.governance.identity import Role
 from havre.governance.optouts import OptOutRegister
 from havre.governance.projects import Permit, Permits, PermitStatus, workspace_key_name
 from havre.keys import KeyState, KeyStore
 from havre.lake import Lake
 from havre.workspace.cache import WorkspaceCache
+from havre.workspace.models import WorkspaceVersionRow
 from havre.workspace.screen import Screener
 from havre.workspace.store import WorkspaceFiles
 
@@ -57,6 +58,8 @@ class WorkspaceBase:
             settings.workspace_cache_size, settings.workspace_cache_idle_minutes * 60
         )
         self.screener = Screener()
+        # project -> (current workspace version,), as read at one governance counter
+        self._versions: changes.Kept[str, tuple[WorkspaceVersionRow | None]] = changes.Kept()
 
     def close(self) -> None:
         """Drop every loaded workspace (plaintext in memory) and the parser."""

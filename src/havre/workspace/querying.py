@@ -21,6 +21,7 @@ from havre.audit import AuditScope, audited
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
 from havre.core.hashing import sha256_text
+from havre.db import changes
 from havre.disclosure.policy import settings_policy_document
 from havre.governance.projects import AccessLevel, Permit, workspace_key_name
 from havre.keys.parquet import ParquetCrypto
@@ -101,7 +102,9 @@ class QueryingMixin(WorkspaceBase):
                 justification_required=True,
                 project_id=project_id,
             ) as scope:
-                self.permits.require_access(actor, project_id, session=scope.session)
+                session = scope.session
+                counter = changes.counter(session)
+                self.permits.require_access(actor, project_id, session=session, counter=counter)
                 yield scope
         except ACCESS_ENDED:
             self.cache.evict(project_id)
@@ -112,13 +115,23 @@ class QueryingMixin(WorkspaceBase):
     ) -> tuple[Permit, WorkspaceVersionRow]:
         """The permit in force and the usable workspace version, and the query screened
         against what the sandbox holds (the permitted tables and the reference tables)."""
-        with self.db.reading() as session:
-            permit = self.permits.require_access(actor, project_id, session=session)
-            details.update(permit_version=permit.version, access_level=permit.access_level.value)
-            row = self._usable(project_id, permit, registry.current(session, project_id))
+        counter = changes.counter_now(self.db)  # one statement when nothing changed
+        permit = self.permits.require_access(actor, project_id, counter=counter)
+        details.update(permit_version=permit.version, access_level=permit.access_level.value)
+        row = self._usable(project_id, permit, self._current_version(project_id, counter))
         details["workspace_version"] = row.version
         self.screener.screen(sql, sandbox_tables(permit))
         return permit, row
+
+    def _current_version(self, project_id: str, counter: int) -> WorkspaceVersionRow | None:
+        """The registry's current version, as read at ``counter`` (``havre.db.changes``)."""
+        kept = self._versions.get(counter, project_id)
+        if kept is not None:
+            return kept[0]
+        with self.db.reading() as session:
+            row = registry.current(session, project_id)
+        self._versions.put(counter, project_id, (row,))
+        return row
 
     def _loaded(
         self, project_id: str, permit: Permit, row: WorkspaceVersionRow

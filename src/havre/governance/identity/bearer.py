@@ -9,8 +9,9 @@ longer works tells them nothing they could not learn otherwise.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from havre.audit import Outcome, Target
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, HavreError, NotFoundError, PermissionDenied
+from havre.db import changes
 from havre.governance.identity import store
 from havre.governance.identity.actions import IdentityAction
 from havre.governance.identity.authentication import AuthenticationMixin, anonymous, person
@@ -27,6 +29,11 @@ from havre.governance.identity.models import ApiTokenRow, SessionRow, TotpRow, U
 from havre.governance.identity.views import SessionInfo
 
 ALL_SCOPES = "all"
+# A use writes the token's last use (a session's last activity) only when the stored one is
+# this old: a write makes the use's transaction a durable commit (an fsync), which would
+# otherwise be paid on every request. A session's idle expiry then runs from a time at most
+# this much earlier than its last use: it can end sooner, never later.
+TOUCH_EVERY = dt.timedelta(seconds=60)
 SIGN_IN_AGAIN = "sign in again (havre login) or create a new token"
 
 
@@ -47,6 +54,43 @@ class _Use:
         return self
 
 
+@dataclass(frozen=True)
+class _Known:
+    """A token that resolved, as the governance store held it at one counter value: every
+    check that does not depend on the clock passed then and holds while the counter stands.
+    The clock's checks (expiry, idle time) and the due write of the last use are made again
+    at each use, from the times stored then."""
+
+    actor: Actor  # without justification and client address, which vary per use
+    session_expires_at: dt.datetime | None
+    session_last_seen_at: dt.datetime | None
+    token_expires_at: dt.datetime | None
+    token_last_used_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, actor: Actor, use: _Use) -> _Known:
+        session_row, token_row = use.session_row, use.token_row
+        return cls(
+            actor=actor,
+            session_expires_at=session_row.absolute_expires_at if session_row else None,
+            session_last_seen_at=session_row.last_seen_at if session_row else None,
+            token_expires_at=token_row.expires_at if token_row else None,
+            token_last_used_at=token_row.last_used_at if token_row else None,
+        )
+
+    def usable(self, now: dt.datetime, idle: dt.timedelta) -> bool:
+        """False sends the use through the full check (which refuses and audits, or writes)."""
+        if self.session_expires_at is not None and self.session_last_seen_at is not None:
+            return (
+                now < self.session_expires_at
+                and now < self.session_last_seen_at + idle
+                and not _touch_due(self.session_last_seen_at, now)
+            )
+        if self.token_expires_at is not None:
+            return now < self.token_expires_at and not _touch_due(self.token_last_used_at, now)
+        return False
+
+
 class BearerMixin(AuthenticationMixin):
     def actor_from_token(
         self,
@@ -62,7 +106,12 @@ class BearerMixin(AuthenticationMixin):
         for a project outside the token's restriction."""
         store.check_project(project_id)
         now = self.now()
+        key = (tuple(self.digests.candidates(token.strip())), project_id)
+        known = self._known.get(changes.counter_now(self.db), key)
+        if known is not None and known.usable(now, self._idle_limit()):
+            return replace(known.actor, justification=justification, client_address=client_address)
         with self.db.transaction() as session:
+            counter = changes.counter(session)  # before the rows (see havre.db.changes)
             use = self._resolve(session, token, now)
             if use.error is None and use.token_row is not None:
                 restricted = use.token_row.project_id
@@ -81,18 +130,19 @@ class BearerMixin(AuthenticationMixin):
                     scopes = set(json.loads(use.token_row.scopes))
                     if ALL_SCOPES not in scopes:
                         roles = roles & frozenset(scopes)
-                    use.token_row.last_used_at = now
-                if use.session_row is not None:
+                    if _touch_due(use.token_row.last_used_at, now):
+                        use.token_row.last_used_at = now
+                if use.session_row is not None and _touch_due(use.session_row.last_seen_at, now):
                     use.session_row.last_seen_at = now
-                return person(
+                actor = person(
                     use.user,
                     roles=roles,
                     project_id=project_id,
-                    justification=justification,
                     session_id=use.session_row.id if use.session_row else None,
                     token_id=use.token_row.id if use.token_row else None,
-                    client_address=client_address,
                 )
+                self._known.put(counter, key, _Known.of(actor, use))
+                return replace(actor, justification=justification, client_address=client_address)
             self._audit_refusal(session, use, client_address, project_id)
         assert use.error is not None
         raise use.error
@@ -146,6 +196,16 @@ class BearerMixin(AuthenticationMixin):
                 row.revoke_reason = store.clean_text(reason) or "revoked"
 
     # -- internals -----------------------------------------------------------------------------
+    @functools.cached_property
+    def _known(self) -> changes.Kept[tuple[tuple[str, ...], str | None], _Known]:
+        """Tokens resolved at the current governance counter (keyed by their digests under
+        every live key version: a destroyed version changes the key, so such a token is
+        looked up again and refused)."""
+        return changes.Kept()
+
+    def _idle_limit(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.settings.session_idle_minutes)
+
     def _resolve(self, session: Session, token: str, now: dt.datetime, kind: str = "") -> _Use:
         use = _Use()
         token = token.strip()
@@ -270,6 +330,10 @@ class BearerMixin(AuthenticationMixin):
             details={"reason": use.reason},
             project_id=project_id,
         )
+
+
+def _touch_due(last: dt.datetime | None, now: dt.datetime) -> bool:
+    return last is None or now - last >= TOUCH_EVERY
 
 
 def _via_idp(session: Session, use: _Use) -> bool:

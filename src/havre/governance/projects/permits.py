@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from havre.core.actor import Actor
 from havre.core.clock import Clock, SystemClock, as_utc
 from havre.core.errors import NotFoundError, PermissionDenied
-from havre.db import Database
+from havre.db import Database, changes
 from havre.governance.identity import require_person
 from havre.governance.projects import store
 from havre.governance.projects.permit import Permit, PermitStatus
@@ -29,6 +29,24 @@ class Permits:
     def __init__(self, db: Database, clock: Clock | None = None) -> None:
         self.db = db
         self.clock: Clock = clock or SystemClock()
+        self._kept: changes.Kept[str, tuple[str, Permit | None]] = changes.Kept()
+
+    def _in_force(
+        self, project_id: str, session: Session | None, counter: int | None
+    ) -> tuple[str, Permit | None]:
+        """The project's status and its permit in force (status as stored, before the
+        clock's expiry is applied)."""
+        if counter is not None:
+            kept = self._kept.get(counter, project_id)
+            if kept is not None:
+                return kept
+        with store.reading(self.db, session) as reader:
+            project = store.get_project(reader, project_id)
+            row = store.in_force_permit(store.permit_rows(reader, project_id))
+            found = (project.status, None if row is None else store.load_permit(row))
+        if counter is not None:
+            self._kept.put(counter, project_id, found)
+        return found
 
     def current(self, project_id: str, *, session: Session | None = None) -> Permit | None:
         """The version in force (active, suspended or expired), with its status at now."""
@@ -68,8 +86,13 @@ class Permits:
         now: dt.datetime | None = None,
         *,
         session: Session | None = None,
+        counter: int | None = None,
     ) -> Permit:
-        """The permit under which ``actor`` may use the project's data now, or a refusal."""
+        """The permit under which ``actor`` may use the project's data now, or a refusal.
+
+        ``counter``: the governance change counter, read before this call (in ``session``'s
+        transaction or earlier); the project's status and permit in force are then taken from
+        what was read at that counter, if anything was (``havre.db.changes``)."""
         user_id = require_person(actor, "use a project's data")
         when = as_utc(now) if now is not None else self.clock.now()
         if actor.project_id not in (None, project_id):
@@ -77,20 +100,18 @@ class Permits:
                 f"This request acts for project {actor.project_id}, not {project_id}.",
                 hint=f"act for project {project_id} (--project {project_id})",
             )
-        with store.reading(self.db, session) as reader:
-            project = store.get_project(reader, project_id)
-            row = store.in_force_permit(store.permit_rows(reader, project_id))
-            if project.status == ProjectStatus.CLOSED:
-                raise PermissionDenied(
-                    f"Project {project_id} is closed: its data can no longer be used.",
-                    hint="a closed project's workspace key was destroyed",
-                )
-            if row is None:
-                raise PermissionDenied(
-                    f"Project {project_id} has no permit in force (it is {project.status}).",
-                    hint="data is used only under an activated permit",
-                )
-            permit = store.load_permit(row).at(when)
+        status, stored = self._in_force(project_id, session, counter)
+        if status == ProjectStatus.CLOSED:
+            raise PermissionDenied(
+                f"Project {project_id} is closed: its data can no longer be used.",
+                hint="a closed project's workspace key was destroyed",
+            )
+        if stored is None:
+            raise PermissionDenied(
+                f"Project {project_id} has no permit in force (it is {status}).",
+                hint="data is used only under an activated permit",
+            )
+        permit = stored.at(when)  # expiry: against the clock, at every access
         if permit.status is PermitStatus.EXPIRED:
             raise PermissionDenied(
                 f"The permit of project {project_id} (v{permit.version}) expired on "

@@ -1,0 +1,82 @@
+"""The governance change counter, and what a process may keep while it stands still.
+
+Triggers (migration 0009) raise ``governance_changes.counter`` in the same transaction as any
+change to the tables below. Whatever was read from them *after* reading the counter at ``n``
+is still what they hold while the counter reads ``n``: one statement revalidates it, and a
+revocation, suspension or new permit shows at the very next read of the counter. What depends
+on the clock (expiry, idle time) is not kept: callers check it against the clock every time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from havre.db.database import Database
+from havre.db.models import GovernanceChangeRow
+
+# Raise the counter (migration 0009). A table a cached read depends on must be listed here
+# and given the triggers by a migration.
+COUNTED_TABLES = (
+    "users",
+    "user_totp",
+    "role_grants",
+    "user_sessions",
+    "api_tokens",
+    "projects",
+    "permits",
+    "workspace_versions",
+)
+CAPACITY = 4096
+
+_COUNTER = select(GovernanceChangeRow.counter).where(GovernanceChangeRow.id == 1)
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def counter(session: Session) -> int:
+    """The counter as the session's transaction sees it."""
+    return int(session.execute(_COUNTER).scalar_one())
+
+
+def counter_now(db: Database) -> int:
+    """The counter now: one statement, outside any unit of work."""
+    return int(db.scalar(_COUNTER))
+
+
+class Kept(Generic[K, V]):
+    """Values read at one counter value. Meeting any other value forgets them all."""
+
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._counter = -1
+        self._values: dict[K, V] = {}
+
+    def get(self, counter: int, key: K) -> V | None:
+        with self._lock:
+            self._meet(counter)
+            return self._values.get(key)
+
+    def put(self, counter: int, key: K, value: V) -> None:
+        """``counter``: read *before* the value was (a change between them leaves the value
+        newer than the counter says: then the next read of the counter misses, never hits a
+        stale value)."""
+        with self._lock:
+            self._meet(counter)
+            if len(self._values) >= self.capacity:
+                self._values.clear()
+            self._values[key] = value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+    def _meet(self, counter: int) -> None:
+        if counter != self._counter:
+            self._counter = counter
+            self._values.clear()

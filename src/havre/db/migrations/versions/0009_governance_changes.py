@@ -1,0 +1,75 @@
+"""governance change counter: one row raised by triggers on every governance change
+
+Accounts, second factors, role grants, sessions, API tokens, projects, permits and workspace
+versions: any INSERT, UPDATE or DELETE (PostgreSQL: and TRUNCATE) raises
+``governance_changes.counter`` in the same transaction. A process may keep what it read of
+those tables while the counter stays where it was before it read them (``havre.db.changes``).
+
+Revision ID: 0009_governance_changes
+Revises: 0008_audit_canonical
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009_governance_changes"
+down_revision = "0008_audit_canonical"
+branch_labels = None
+depends_on = None
+
+BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+# the same list as havre.db.changes.COUNTED_TABLES, frozen here as this revision made it
+COUNTED = (
+    "users",
+    "user_totp",
+    "role_grants",
+    "user_sessions",
+    "api_tokens",
+    "projects",
+    "permits",
+    "workspace_versions",
+)
+RAISE = "UPDATE governance_changes SET counter = counter + 1 WHERE id = 1"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "governance_changes",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("counter", BIG, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_governance_changes")),
+    )
+    op.execute("INSERT INTO governance_changes (id, counter) VALUES (1, 0)")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "CREATE OR REPLACE FUNCTION havre_governance_changed() RETURNS trigger AS $$ "
+            f"BEGIN {RAISE}; RETURN NULL; END; $$ LANGUAGE plpgsql"
+        )
+        for table in COUNTED:
+            op.execute(
+                f"CREATE TRIGGER {table}_counted AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION havre_governance_changed()"
+            )
+        return
+    for table in COUNTED:
+        for verb in ("INSERT", "UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_counted_{verb.lower()} AFTER {verb} ON {table} "
+                f"BEGIN {RAISE}; END"
+            )
+
+
+def downgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    for table in COUNTED:
+        if postgresql:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_counted ON {table}")
+        else:
+            for verb in ("insert", "update", "delete"):
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_counted_{verb}")
+    if postgresql:
+        op.execute("DROP FUNCTION IF EXISTS havre_governance_changed()")
+    op.drop_table("governance_changes")

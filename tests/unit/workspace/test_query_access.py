@@ -1,0 +1,91 @@
+"""A warm query keeps what it read of the permit and the registry while the governance counter
+stands still (havre.db.changes); a suspension, closure or expiry must still stop the very next
+query, whichever process made the change."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from havre.core.clock import FixedClock
+from havre.core.config import load_settings
+from havre.core.errors import PermissionDenied
+from havre.db import changes
+from havre.hub import Hub
+
+from .conftest import WHY, HubWorld, audit_lines
+
+TABLES = {"person": ["person_id", "gender_concept_id", "year_of_birth"]}
+SQL = "SELECT count(*) AS n FROM person"
+
+
+def _warm(world: HubWorld) -> str:
+    """A project whose workspace is loaded and whose permit was read at the current counter."""
+    hub = world.hub
+    project = world.active_project(tables=TABLES)
+    researcher = world.actor(world.researcher, project, WHY)
+    hub.workspaces.build(researcher, project)
+    for _ in range(2):
+        assert hub.workspaces.query(researcher, project, SQL).rows() == [[200]]
+    counter = changes.counter_now(hub.db)
+    hub.workspaces.query(researcher, project, SQL)
+    assert changes.counter_now(hub.db) == counter  # a query changes no counted table
+    return project
+
+
+def test_a_suspension_stops_the_next_query(world: HubWorld) -> None:
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    hub.projects.suspend(world.actor(world.steward), project, "Inquiry into a possible breach.")
+    with pytest.raises(PermissionDenied, match="suspended"):
+        hub.workspaces.query(researcher, project, SQL)
+    assert hub.workspaces.loaded() == []
+
+
+def test_a_change_by_another_process_stops_the_next_query(world: HubWorld) -> None:
+    """Written straight into the table by a second connection, as another process would:
+    only the database's counter can tell this process."""
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    settings = load_settings(
+        home=hub.settings.home, database_url=str(hub.settings.resolved_database_url)
+    )
+    other = Hub.open(settings, clock=hub.clock)
+    try:
+        with other.db.transaction() as session:
+            session.execute(
+                text("UPDATE permits SET status = 'suspended' WHERE project_id = :p"),
+                {"p": project},
+            )
+    finally:
+        other.close()
+    with pytest.raises(PermissionDenied, match="suspended"):
+        hub.workspaces.query(researcher, project, SQL)
+    outcomes = [line["outcome"] for line in audit_lines(hub, "workspace.query")]
+    assert outcomes[-1] == "denied"
+
+
+def test_closing_the_project_stops_the_next_query(world: HubWorld) -> None:
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    hub.projects.close(world.actor(world.lead, project), project, "Study finished.")
+    with pytest.raises(PermissionDenied, match="closed"):
+        hub.workspaces.query(researcher, project, SQL)
+
+
+def test_expiry_on_the_clock_stops_the_next_query(world: HubWorld, clock: FixedClock) -> None:
+    """Nothing in the database changes when a permit expires: the clock is read every time."""
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    counter = changes.counter_now(hub.db)
+    permit = hub.workspaces.permits.current(project)
+    assert permit is not None
+    clock.advance(seconds=(permit.expires_at - clock.now()).total_seconds())
+    with pytest.raises(PermissionDenied, match="expired"):
+        hub.workspaces.query(researcher, project, SQL)
+    assert changes.counter_now(hub.db) == counter
+    assert hub.workspaces.loaded() == []
