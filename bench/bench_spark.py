@@ -16,6 +16,13 @@ Spark ``local[2]``):
 Session start is timed apart; the extraction runs twice (first run: JVM warm-up included;
 warm: what a long-running cluster sees). Throughput per core = lake rows read by the warm
 extraction / time / cores of the master.
+
+- **ingest**: a clean synthetic SNDS delivery (``havre synth``, same sizes) ingested by
+  ``havre ingest`` in a child process per engine, into one hub (DuckDB; Spark ``local[2]``:
+  staging on DuckDB, mapping, lake files and checks on Spark, session start included, as a
+  command pays it). Wall and CPU time of the child, the load average around each run.
+
+``BENCH_SPARK_STEPS`` (``extraction,ingest`` by default) chooses the steps.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bench.common import BenchResult, python_child
+from bench.common import BenchResult, havre_child, python_child
 
 SCALES = {"small": (2_000, 20_000), "full": (100_000, 1_000_000)}
 ENGINES = (("duckdb", "local[2]", 2), ("spark", "local[1]", 1), ("spark", "local[2]", 2))
@@ -175,10 +182,15 @@ def run(scale: str) -> BenchResult:
     result = BenchResult("spark", scale)
     chosen = os.environ.get("BENCH_SPARK_PERSONS")  # e.g. 100000 or 100000,300000
     sizes = tuple(int(n) for n in chosen.split(",")) if chosen else SCALES[scale]
+    steps = os.environ.get("BENCH_SPARK_STEPS", "extraction,ingest").split(",")
     result.notes.append(
         f"engines: {', '.join(f'{e} {m}' for e, m, _ in ENGINES)}; persons: {sizes}; "
         f"cpus on the machine: {os.cpu_count()} (shared with other work: times are upper bounds)"
     )
+    if "ingest" in steps:
+        _ingest(result, sizes)
+    if "extraction" not in steps:
+        return result
     extract_times: dict[tuple[str, str], list[float]] = {}
     lake_rows_of: dict[int, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-spark-") as scratch:
@@ -240,3 +252,48 @@ def run(scale: str) -> BenchResult:
             "rows/s/core",
         )
     return result
+
+
+INGEST_ENGINES = (("duckdb", "local[2]"), ("spark", "local[2]"))
+
+
+def _ingest(result: BenchResult, sizes: tuple[int, ...]) -> None:
+    """``havre ingest`` of one clean SNDS delivery per size, on each engine, into one hub."""
+    from havre.synth import SynthOptions, generate
+
+    with tempfile.TemporaryDirectory(prefix="bench-spark-ingest-") as scratch:
+        for persons in sizes:
+            root = Path(scratch) / f"ingest-{persons}"
+            delivery = root / "synth"
+            generate(SynthOptions(persons=persons, seed=2026, out=delivery, formats=("snds",)))
+            home = {"HAVRE_HOME": str(root / "hub"), "HAVRE_DUCKDB_THREADS": "2"}
+            started = havre_child(["init", "--json"], env=home)
+            if started.returncode != 0:
+                raise RuntimeError(f"havre init: {started.stderr[-3000:]}")
+            for engine, master in INGEST_ENGINES:
+                label = engine if engine == "duckdb" else f"spark {master}"
+                tag = f"{label}, {persons:,} persons"
+                before = os.getloadavg()[0]
+                args = ["ingest", str(delivery / "snds"), "--source", "snds"]
+                child_run = havre_child(
+                    [*args, "--dataset", f"snds-{engine}", "--json"],
+                    env={**home, "HAVRE_ENGINE": engine, "HAVRE_SPARK_MASTER": master},
+                )
+                after = os.getloadavg()[0]
+                if child_run.returncode != 0:
+                    raise RuntimeError(f"ingest on {tag}: {child_run.stderr[-3000:]}")
+                answer = json.loads(child_run.stdout)
+                records = answer["reconciliation"]["total"]["read"]
+                result.add(f"ingest, wall ({tag})", child_run.seconds, "s")
+                result.add(f"ingest, CPU of the child ({tag})", child_run.cpu_seconds, "s")
+                result.add(f"ingest records ({tag})", records, "records")
+                result.add(f"ingest, load average before ({tag})", before, "load")
+                result.add(f"ingest, load average after ({tag})", after, "load")
+                peak = child_run.peak_rss_bytes / 2**20
+                result.add(f"ingest peak memory, largest process ({tag})", peak, "MiB")
+                print(
+                    f"   ingest {tag}: {child_run.seconds:.1f} s wall, {records} records, "
+                    f"load {before:.1f} -> {after:.1f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
