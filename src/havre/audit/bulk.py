@@ -38,6 +38,7 @@ from havre.audit.fastrows import canonical_expression, stored_text_differs
 from havre.audit.merkle import Frontier
 from havre.audit.models import AuditEntryRow, AuditHeadRow
 from havre.audit.scan import ChainScanner
+from havre.core.prefetch import prefetch
 from havre.db.database import Database
 
 _T = AuditEntryRow.__table__.c
@@ -163,7 +164,7 @@ def page_sql(
     return render(connection, key, build, after=after, limit=limit, **bounds)
 
 
-def block_query(connection: Connection, after: int, limit: int) -> str:
+def block_query(connection: Connection, after: int, limit: int, until: int | None = None) -> str:
     """A page as one row: its count, its first and last seq, and its fields joined by
     newlines, so the driver makes a few objects per page, not four per entry.
 
@@ -182,7 +183,7 @@ def block_query(connection: Connection, after: int, limit: int) -> str:
     not the text of its columns, by the database's reckoning, comes last."""
 
     def build(dialect: str) -> str:
-        inner = page_query(dialect, stored=True)
+        inner = page_query(dialect, stored=True, bounded=until is not None)
         if dialect == "sqlite":
             differs = case((stored_text_differs(dialect), _T.seq), else_=null())
             inner = inner.add_columns(differs.label("differs"))
@@ -202,7 +203,8 @@ def block_query(connection: Connection, after: int, limit: int) -> str:
             f"FROM ({_sql(connection, inner)}) AS page"
         )
 
-    return render(connection, "block", build, after=after, limit=limit)
+    key, bounds = ("block", {}) if until is None else ("block-until", {"until": until})
+    return render(connection, key, build, after=after, limit=limit, **bounds)
 
 
 class Block(NamedTuple):
@@ -324,15 +326,59 @@ def pages(
 
 
 def blocks(
-    database: Database, after: int, batch: int, head: list[tuple[int, str] | None]
+    database: Database,
+    after: int,
+    batch: int,
+    head: list[tuple[int, str] | None],
+    *,
+    until: int | None = None,
+    readers: int = 1,
 ) -> Iterator[Block]:
-    """Entries after ``after`` with their stored text, one ``Block`` per page."""
+    """Entries after ``after`` with their stored text, one ``Block`` per page.
+
+    With ``readers`` > 1, the pages up to ``until`` (the last seq when verification began)
+    are read by as many threads, each on its own connection, page ``i`` by thread ``i mod
+    readers``, and handed on in order; the rest as with one reader. Pages up to ``until``
+    are then cut by seq range: a page from which entries were deleted holds fewer, and fails
+    its first or last seq."""
 
     def read(connection: Connection, last: int) -> tuple[Block, int, int]:
         block = Block.of(fetch(connection, block_query(connection, last, batch), raw_text=True)[0])
         return block, block.size, block.last if block.last is not None else last
 
-    return _read(database, after, batch, head, read)
+    if readers < 2 or until is None or until <= after:
+        return _read(database, after, batch, head, read)
+    return _in_parallel(database, after, until, batch, head, read, readers)
+
+
+def _in_parallel(
+    database: Database,
+    after: int,
+    until: int,
+    batch: int,
+    head: list[tuple[int, str] | None],
+    read: Callable[[Connection, int], tuple[Block, int, int]],
+    readers: int,
+) -> Iterator[Block]:
+    starts = range(after, until, batch)
+
+    def share(first: int) -> Iterator[Block]:
+        with database.engine.connect() as connection:
+            for start in starts[first::readers]:
+                query = block_query(connection, start, batch, min(start + batch, until))
+                block = Block.of(fetch(connection, query, raw_text=True)[0])
+                end_read(connection)
+                yield block
+
+    count = min(readers, len(starts))
+    streams = [prefetch(share(n), name=f"audit-verify-reader-{n}") for n in range(count)]
+    try:
+        for index in range(len(starts)):
+            yield next(streams[index % count])
+    finally:
+        for stream in streams:
+            stream.close()
+    yield from _read(database, until, batch, head, read)
 
 
 def last_seq(database: Database) -> int:

@@ -221,13 +221,17 @@ class Verifier:
         # SQLite's page reads check the columns in the same pass; PostgreSQL's server
         # processes share the check between the cores, beside the reader's
         inline = self.db.dialect == "sqlite"
+        readers = 2 if inline else 1  # SQLite's page reads, the column check in them, in two
         check = None if inline else ColumnCheck(self.db, after, until, workers=2).start()
         bulk = BulkScanner(scanner, self.db)
         differs: int | None = None
         try:
             # blocks are read in a thread, a block or two ahead of the hashing
             with contextlib.closing(
-                prefetch(blocks(self.db, after, self.batch, head), name="audit-verify-reader")
+                prefetch(
+                    blocks(self.db, after, self.batch, head, until=until, readers=readers),
+                    name="audit-verify-reader",
+                )
             ) as live:
                 for block in live:
                     if block.differs is not None:

@@ -299,6 +299,16 @@ def test_gap_in_the_middle(busy_hub: Hub) -> None:
     _caught(busy_hub, "deleted", 26)
 
 
+def test_a_whole_page_deleted(busy_hub: Hub) -> None:
+    """Pages are cut by seq range on SQLite (read by two threads): entries 26 to 30 are the
+    whole page of 5 after 25, which comes back empty; the page after it is out of place."""
+    _attack(
+        busy_hub,
+        lambda c: c.execute(text("DELETE FROM audit_entries WHERE seq BETWEEN 26 AND 30")),
+    )
+    _caught(busy_hub, "deleted", 26)
+
+
 def test_sql_text_matches_python_for_stored_rows(busy_hub: Hub) -> None:
     """The database-built text (SQLite printf, PostgreSQL concatenation) is byte-identical."""
     from havre.audit.fastrows import canonical_sql
