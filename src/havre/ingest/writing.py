@@ -41,6 +41,7 @@ from havre.cdm.quality import (
 )
 from havre.core.errors import IntegrityError
 from havre.ingest.context import IngestContext
+from havre.ingest.model import LOADED
 from havre.ingest.persons import LINK_ROWS
 from havre.lake.engine import Engine
 from havre.lake.manifest import ColumnInfo, Coverage, FileInfo, QualityResult, TableInfo
@@ -200,6 +201,7 @@ def hand_over(
     version's own key — never plaintext on disk — in the run's temp folder (deleted with it),
     and read by Spark the way it reads the lake (keys from the store, decrypted in the JVM)."""
     needed = mapping_columns(ctx.outputs.values())
+    loaded = loaded_only(ctx.outputs.values())
     properties = builder.lake.crypto.encryption_properties(builder.key_name)
     from havre.lake.spark import plain_schema
 
@@ -207,7 +209,10 @@ def hand_over(
         schema = ctx.engine.sql(f"SELECT * FROM {name} LIMIT 0").schema
         kept = [f.name for f in schema if names is None or f.name.lower() in names]
         listed = ", ".join(f'"{column}"' for column in kept or schema.names[:1])
-        reader = ctx.engine.batches(f"SELECT {listed} FROM {name}", batch_rows=WRITE_BATCH_ROWS)
+        rows = f"WHERE status = '{LOADED}'" if name in loaded else ""
+        reader = ctx.engine.batches(
+            f"SELECT {listed} FROM {name} {rows}", batch_rows=WRITE_BATCH_ROWS
+        )
         plain = plain_schema(reader.schema)
         path = folder / name / "part-00000.parquet"
         path.parent.mkdir(parents=True, mode=0o700)
@@ -248,6 +253,59 @@ def mapping_columns(queries: Any) -> dict[str, set[str] | None]:
             both = None if known is None or names is None else known | names
             needed[relation.name] = both
     return needed
+
+
+def loaded_only(queries: Any) -> set[str]:
+    """The relations every query reads only under ``WHERE <it>.status = 'loaded'`` (a conjunct
+    of the WHERE of the SELECT whose FROM or JOIN names it): only their loaded records need
+    to be handed over — quarantined, duplicate and objectors' records then stay in DuckDB.
+    Filtering before the query changes nothing it returns, whatever the join: the WHERE drops
+    every row those records (or their absence, in an outer join) would have made."""
+    import sqlglot
+    from sqlglot import exp
+
+    read: set[str] = set()
+    unfiltered: set[str] = set()
+    for query in queries:
+        tree = sqlglot.parse_one(query, read="duckdb")
+        ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        for relation in tree.find_all(exp.Table):
+            if relation.name.lower() in ctes:
+                continue
+            read.add(relation.name)
+            if not _filtered_to_loaded(relation, exp):
+                unfiltered.add(relation.name)
+    return read - unfiltered
+
+
+def _filtered_to_loaded(relation: Any, exp: Any) -> bool:
+    select = relation.parent
+    while select is not None and not isinstance(select, exp.Select):
+        if isinstance(select, exp.Subquery | exp.Union | exp.CTE):
+            return False  # not a FROM or JOIN of the nearest SELECT
+        select = select.parent
+    if select is None:
+        return False
+    where = select.args.get("where")
+    if where is None:
+        return False
+    alone = not select.args.get("joins")
+    condition = where.this
+    conjuncts = list(condition.flatten()) if isinstance(condition, exp.And) else [condition]
+    for conjunct in conjuncts:
+        if not isinstance(conjunct, exp.EQ):
+            continue
+        column, value = conjunct.this, conjunct.expression
+        if (
+            isinstance(column, exp.Column)
+            and column.name.lower() == "status"
+            and isinstance(value, exp.Literal)
+            and value.is_string
+            and value.this == LOADED
+            and (column.table == relation.alias_or_name or (not column.table and alone))
+        ):
+            return True
+    return False
 
 
 def _write_on_spark(

@@ -68,8 +68,15 @@ def ingested(
         handed.append(mapping_columns(queries))
         return handed[-1]
 
-    mapping_columns = writing.mapping_columns
+    loaded: list[set[str]] = []
+
+    def loaded_handed(queries: Any) -> set[str]:
+        loaded.append(loaded_only(queries))
+        return loaded[-1]
+
+    mapping_columns, loaded_only = writing.mapping_columns, writing.loaded_only
     patch.setattr(writing, "mapping_columns", columns_handed)
+    patch.setattr(writing, "loaded_only", loaded_handed)
     patch.setenv("HAVRE_HOME", str(root / "hub"))
     patch.setenv("HAVRE_SPARK_MASTER", spark_settings.spark_master)
     hub = None
@@ -82,9 +89,12 @@ def ingested(
             results[engine] = havre(
                 "ingest", str(synth / "snds"), "--source", "snds", "--dataset", f"snds-{engine}"
             )
-        # the hand-over carries the columns the mappings name, never the NIR
+        # the hand-over carries the columns the mappings name, never the NIR, and of the
+        # source tables only loaded records (objectors' records stay in DuckDB)
         assert len(handed) == 1 and "res_IR_BEN_R" in handed[0]
         assert all(names is not None and "ben_nir" not in names for names in handed[0].values())
+        sources = {name for name in handed[0] if name.startswith("res_")}
+        assert loaded == [sources] and len(sources) >= 8
         hub = Hub.open(Settings(home=root / "hub"))
         yield results, {engine: hub.lake.open(f"snds-{engine}") for engine in ENGINES}
     finally:
@@ -146,3 +156,20 @@ def test_reconciliation_quarantine_and_checks_identical(
     assert on_spark.quality == on_duckdb.quality and on_spark.coverage == on_duckdb.coverage
     assert "pyspark" in on_spark.lineage.software and "pyspark" not in on_duckdb.lineage.software
     assert any("on Spark" in step for step in on_spark.lineage.steps)
+
+
+def test_hand_over_trims_only_what_no_query_reads() -> None:
+    queries = [
+        "SELECT a.x, b.y FROM res_a AS a LEFT JOIN res_b AS b ON a.k = b.k "
+        "WHERE a.status = 'loaded' AND b.status = 'loaded'",
+        "SELECT count(*) AS n FROM res_c WHERE status = 'loaded'",
+        "WITH d AS (SELECT k FROM res_d WHERE status = 'loaded' OR k > 1) SELECT k FROM d",
+        "SELECT a.z FROM res_a AS a JOIN res_c AS c ON a.k = c.k WHERE status = 'loaded'",
+        "SELECT * FROM lookup",
+    ]
+    assert writing.loaded_only(queries[:2]) == {"res_a", "res_b", "res_c"}
+    # an OR, an unqualified status beside a join, no filter: every record goes
+    assert writing.loaded_only(queries) == {"res_b"}
+    columns = writing.mapping_columns(queries)
+    assert columns["lookup"] is None and columns["res_d"] is not None
+    assert {"k", "status"} <= columns["res_d"] and "y" not in columns["res_d"]
