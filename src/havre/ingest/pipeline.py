@@ -38,7 +38,8 @@ from havre.ingest.quarantine import Quarantine
 from havre.ingest.readers import SourceReader, reader_for
 from havre.ingest.reasons import DEFECT_KIND
 from havre.ingest.result import IngestResult
-from havre.ingest.writing import write_lake, write_lake_on_spark
+from havre.ingest.spark_writing import write_lake_on_spark
+from havre.ingest.writing import write_lake
 from havre.lake.engine import DuckDBEngine
 from havre.lake.manifest import (
     Counts,

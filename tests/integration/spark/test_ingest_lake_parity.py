@@ -25,7 +25,7 @@ from havre.cli.main import main
 from havre.core.config import Settings
 from havre.core.hashing import sha256_file
 from havre.hub import Hub
-from havre.ingest import ids, writing
+from havre.ingest import ids, spark_writing
 from havre.lake.version import LakeVersion
 from havre.synth import SynthOptions, generate
 
@@ -74,9 +74,9 @@ def ingested(
         loaded.append(loaded_only(queries))
         return loaded[-1]
 
-    mapping_columns, loaded_only = writing.mapping_columns, writing.loaded_only
-    patch.setattr(writing, "mapping_columns", columns_handed)
-    patch.setattr(writing, "loaded_only", loaded_handed)
+    mapping_columns, loaded_only = spark_writing.mapping_columns, spark_writing.loaded_only
+    patch.setattr(spark_writing, "mapping_columns", columns_handed)
+    patch.setattr(spark_writing, "loaded_only", loaded_handed)
     patch.setenv("HAVRE_HOME", str(root / "hub"))
     patch.setenv("HAVRE_SPARK_MASTER", spark_settings.spark_master)
     hub = None
@@ -167,9 +167,9 @@ def test_hand_over_trims_only_what_no_query_reads() -> None:
         "SELECT a.z FROM res_a AS a JOIN res_c AS c ON a.k = c.k WHERE status = 'loaded'",
         "SELECT * FROM lookup",
     ]
-    assert writing.loaded_only(queries[:2]) == {"res_a", "res_b", "res_c"}
+    assert spark_writing.loaded_only(queries[:2]) == {"res_a", "res_b", "res_c"}
     # an OR, an unqualified status beside a join, no filter: every record goes
-    assert writing.loaded_only(queries) == {"res_b"}
-    columns = writing.mapping_columns(queries)
+    assert spark_writing.loaded_only(queries) == {"res_b"}
+    columns = spark_writing.mapping_columns(queries)
     assert columns["lookup"] is None and columns["res_d"] is not None
     assert {"k", "status"} <= columns["res_d"] and "y" not in columns["res_d"]
