@@ -220,23 +220,13 @@ class Block(NamedTuple):
     texts: list[bytes]
     whole: bool
     differs: int | None = None  # SQLite: the first stored text not equal to its columns' text
+    joined: bytes | None = None  # PostgreSQL: the page as one string, until ``unpacked``
 
     @classmethod
     def of(cls, row: tuple[Any, ...]) -> Block:
-        if len(row) == 4:  # PostgreSQL: one string for the whole page
+        if len(row) == 4:  # PostgreSQL: split by the hashing thread, as it always was
             count, first, last, joined = row
-            parts = _split(joined, 3 * count) if count else []
-            whole = parts is not None
-            parts = parts or []
-            return cls(
-                int(count),
-                first,
-                last,
-                b"\n".join(parts[0::3]),
-                b"\n".join(parts[1::3]),
-                parts[2::3],
-                whole,
-            )
+            return cls(int(count), first, last, b"", b"", [], True, joined=_bytes(joined))
         count, first, last, prevs, hashes, texts, differs = row
         split = _split(texts, count) if count else []
         return cls(
@@ -248,6 +238,20 @@ class Block(NamedTuple):
             split or [],
             split is not None,
             None if differs is None else int(differs),
+        )
+
+    def unpacked(self) -> Block:
+        """The page with its fields apart (PostgreSQL's one string split)."""
+        if self.joined is None:
+            return self
+        parts = _split(self.joined, 3 * self.size) if self.size else []
+        fields = parts or []
+        return self._replace(
+            prevs=b"\n".join(fields[0::3]),
+            hashes=b"\n".join(fields[1::3]),
+            texts=fields[2::3],
+            whole=parts is not None,
+            joined=None,
         )
 
 
@@ -420,6 +424,7 @@ class BulkScanner:
             return True
         state = self.scanner
         self._save()
+        block = block.unpacked()
         first, count = state.next_seq, block.size
         if (
             block.first != first
