@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 from havre.db.database import Database
 
 # Raise the counter (migration 0009). A table a cached read depends on must be listed here
-# and given the triggers by a migration.
+# and given the triggers by a migration. Updates of a session's or token's last use alone do
+# not raise it (callers recheck the times they kept and take the full path when in doubt).
 COUNTED_TABLES = (
     "users",
     "user_totp",

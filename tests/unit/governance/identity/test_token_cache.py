@@ -116,3 +116,23 @@ def test_the_token_restriction_still_holds_for_a_known_token(ihub: Hub, people: 
     _warm(ihub, made.token, "prj_a")
     with pytest.raises(PermissionDenied, match="restricted to project prj_a"):
         ihub.identity.actor_from_token(made.token, project_id="prj_b")
+
+
+def test_writing_the_last_use_leaves_the_counter_where_it_is(
+    ihub: Hub, people: People, clock: FixedClock
+) -> None:
+    """A use writes a token's last use at most once a minute, and that write alone does not
+    empty every process's cache; a revocation of the same row does."""
+    person = people.person([(Role.RESEARCHER, "prj_a")])
+    actor = people.actor(person)
+    made = ihub.identity.create_token(actor, name="job", days=7)
+    ihub.identity.actor_from_token(made.token)
+    counter = changes.counter_now(ihub.db)
+    clock.advance(minutes=2)
+    ihub.identity.actor_from_token(made.token)
+    ihub.identity.touch_session(person.token)
+    assert changes.counter_now(ihub.db) == counter
+    listed = ihub.identity.list_tokens(actor)
+    assert [t.last_used_at for t in listed] == [clock.now()]
+    ihub.identity.revoke_token(actor, made.info.id, "rotation")
+    assert changes.counter_now(ihub.db) > counter

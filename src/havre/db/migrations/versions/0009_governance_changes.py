@@ -32,7 +32,22 @@ COUNTED = (
     "permits",
     "workspace_versions",
 )
+# A use of a session or token writes its last use (at most once a minute): that alone changes
+# nothing a cached read relies on, and counting it would empty every process's cache each time
+# any user is active. Updates of these columns only do not raise the counter (the triggers are
+# on UPDATE OF every other column, listed when this revision runs: a later revision adding a
+# column to these tables recreates their update triggers).
+UNCOUNTED_UPDATES = {"user_sessions": "last_seen_at", "api_tokens": "last_used_at"}
 RAISE = "UPDATE governance_changes SET counter = counter + 1 WHERE id = 1"
+
+
+def _update_of(table: str) -> str:
+    """``UPDATE`` or ``UPDATE OF`` the columns whose change is counted."""
+    skipped = UNCOUNTED_UPDATES.get(table)
+    if skipped is None:
+        return "UPDATE"
+    names = [c["name"] for c in sa.inspect(op.get_bind()).get_columns(table)]
+    return "UPDATE OF " + ", ".join(n for n in names if n != skipped)
 
 
 def upgrade() -> None:
@@ -50,15 +65,16 @@ def upgrade() -> None:
         )
         for table in COUNTED:
             op.execute(
-                f"CREATE TRIGGER {table}_counted AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
-                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION havre_governance_changed()"
+                f"CREATE TRIGGER {table}_counted AFTER INSERT OR {_update_of(table)} OR DELETE "
+                f"OR TRUNCATE ON {table} FOR EACH STATEMENT "
+                "EXECUTE FUNCTION havre_governance_changed()"
             )
         return
     for table in COUNTED:
-        for verb in ("INSERT", "UPDATE", "DELETE"):
+        for verb in ("INSERT", _update_of(table), "DELETE"):
+            name = verb.split()[0].lower()
             op.execute(
-                f"CREATE TRIGGER {table}_counted_{verb.lower()} AFTER {verb} ON {table} "
-                f"BEGIN {RAISE}; END"
+                f"CREATE TRIGGER {table}_counted_{name} AFTER {verb} ON {table} BEGIN {RAISE}; END"
             )
 
 
