@@ -142,15 +142,7 @@ class VersionBuilder:
         def close() -> None:
             assert writer is not None
             writer.close()
-            fsync_path(path)
-            files.append(
-                FileInfo(
-                    path=str(path.relative_to(self.staging)),
-                    sha256=sha256_file(path),
-                    rows=rows,
-                    bytes=path.stat().st_size,
-                )
-            )
+            files.append(self._registered(path, rows))
 
         def start() -> pq.ParquetWriter:
             nonlocal path, rows
@@ -190,18 +182,20 @@ class VersionBuilder:
         for number, source in enumerate(paths):
             path = directory / f"part-{number:05d}.parquet"
             shutil.move(source, path)
-            fsync_path(path)
             rows = pq.ParquetFile(path, decryption_properties=decryption).metadata.num_rows
-            files.append(
-                FileInfo(
-                    path=str(path.relative_to(self.staging)),
-                    sha256=sha256_file(path),
-                    rows=rows,
-                    bytes=path.stat().st_size,
-                )
-            )
+            files.append(self._registered(path, rows))
         fsync_path(directory)
         return tuple(files)
+
+    def _registered(self, path: Path, rows: int) -> FileInfo:
+        """A written file as the manifest lists it, once it is on disk (fsync)."""
+        fsync_path(path)
+        return FileInfo(
+            path=str(path.relative_to(self.staging)),
+            sha256=sha256_file(path),
+            rows=rows,
+            bytes=path.stat().st_size,
+        )
 
     def staged_dataset(self, files: tuple[FileInfo, ...]) -> ds.Dataset:
         """Files written so far, readable (decrypting) before the version is published."""

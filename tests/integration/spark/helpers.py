@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pyarrow as pa
 
 SPEC = Path(__file__).parents[2] / "spec"
 
@@ -38,3 +41,9 @@ def assert_same(left: Any, right: Any, path: str = "report") -> None:
         assert math.isclose(left, right, rel_tol=1e-12, abs_tol=1e-15), f"{path}: {left} {right}"
     else:
         assert left == right, f"{path}: {left!r} != {right!r}"
+
+
+def content_hash(table: pa.Table) -> str:
+    """Order-free: the rows, each serialized, sorted, hashed."""
+    rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()

@@ -9,7 +9,6 @@ hold the same rows, registered in the manifest as the DuckDB path registers them
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import types
@@ -17,7 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -28,6 +26,8 @@ from havre.hub import Hub
 from havre.ingest import ids, spark_writing
 from havre.lake.version import LakeVersion
 from havre.synth import SynthOptions, generate
+
+from .helpers import content_hash
 
 pytestmark = pytest.mark.spark
 
@@ -43,12 +43,6 @@ def havre(*args: str) -> dict[str, Any]:
     assert ended.value.code in (0, None), err.getvalue()
     answer: dict[str, Any] = json.loads(out.getvalue())
     return answer
-
-
-def content_hash(table: pa.Table) -> str:
-    """Order-free: the rows, each serialized, sorted, hashed."""
-    rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
-    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ ingest on Spark (hand-over, lake files, checks) is ``test_ingest_lake_parity.py`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,6 +24,8 @@ from havre.ingest.context import IngestContext
 from havre.lake.engine import DuckDBEngine
 from havre.synth import SynthOptions, generate
 
+from .helpers import content_hash
+
 pytestmark = pytest.mark.spark
 
 
@@ -33,11 +34,6 @@ def relations(query: str) -> set[str]:
     tree = sqlglot.parse_one(query, read="duckdb")
     ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
     return {t.name for t in tree.find_all(exp.Table)} - ctes
-
-
-def rows_hash(table: pa.Table) -> str:
-    rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
-    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -75,5 +71,5 @@ def test_every_lake_table_mapped_alike(mapped: dict[str, tuple[pa.Table, pa.Tabl
     for table, (on_duckdb, on_spark) in mapped.items():
         assert on_spark.num_rows == on_duckdb.num_rows, table
         assert on_spark.column_names == on_duckdb.column_names, table
-        assert rows_hash(on_spark.cast(on_duckdb.schema)) == rows_hash(on_duckdb), table
+        assert content_hash(on_spark.cast(on_duckdb.schema)) == content_hash(on_duckdb), table
     assert mapped["person"][0].num_rows > 250

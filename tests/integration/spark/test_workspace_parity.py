@@ -7,7 +7,6 @@ extract are then computed on both engines."""
 
 from __future__ import annotations
 
-import hashlib
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +31,7 @@ from havre.lake.engine import DuckDBEngine
 from havre.scenarios.governed import WHY, GovernedProject, governed_project
 from havre.workspace import registry
 
-from .helpers import assert_same
+from .helpers import assert_same, content_hash
 
 pytestmark = pytest.mark.spark
 
@@ -85,12 +84,6 @@ def current_tables(hub: Hub, project_id: str) -> dict[str, pa.Table]:
     }
     tables["_mapping"] = files.open_file(row.path, manifest.pseudonyms, crypto, project_id).read()
     return tables
-
-
-def content_hash(table: pa.Table) -> str:
-    """Order-free: the rows, each serialized, sorted, hashed."""
-    rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
-    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
 @pytest.fixture(scope="module")
