@@ -37,6 +37,12 @@ def departements() -> pa.Table:
 
 
 @cache
+def regions() -> pa.Table:
+    """code_region, nom (26 rows: 18 regions and 8 overseas collectivities)."""
+    return _read_csv(GEO / "regions.csv", code_region=pa.string())
+
+
+@cache
 def communes() -> pa.Table:
     """code_commune, nom, code_departement, code_region, population (34,969 rows)."""
     return _read_csv(

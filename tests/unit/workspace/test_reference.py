@@ -4,6 +4,7 @@ persons from the extract, and a query over them alone is not an aggregate of per
 
 from __future__ import annotations
 
+import pyarrow.compute as pc
 import pytest
 
 from havre.core.errors import HavreError
@@ -57,6 +58,22 @@ def test_reference_tables_hold_places_not_persons() -> None:
         assert not any("person" in name for name in table.column_names)
     communes = tables[REF_COMMUNE]
     assert communes.column("code_commune").null_count == 0
+    for table in tables.values():  # every place's region has a name
+        assert table.column("region_name").null_count == 0
+    named = dict(
+        zip(
+            tables[REF_DEPARTEMENT].column("code_departement").to_pylist(),
+            tables[REF_DEPARTEMENT].column("region_name").to_pylist(),
+            strict=True,
+        )
+    )
+    assert (named["76"], named["13"], named["974"]) == (
+        "Normandie",
+        "Provence-Alpes-Côte d'Azur",
+        "La Réunion",
+    )
+    rouen = communes.filter(pc.field("code_commune") == "76540").to_pylist()
+    assert [(c["name"], c["region_name"]) for c in rouen] == [("Rouen", "Normandie")]
     assert set(communes.column("rural").unique().to_pylist()) <= {True, False, None}
 
 
