@@ -166,14 +166,7 @@ EDITS: list[tuple[str, str, str, Any]] = [
 def test_an_edited_column_is_found(
     tricky: Tricky, field: str, value: str, column: str, edited: Any
 ) -> None:
-    seq = tricky.seqs[field, value]
-    _attack(
-        tricky.hub,
-        lambda c: c.execute(
-            text(f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq"),
-            {"value": edited, "seq": seq},
-        ),
-    )
+    seq = _edit(tricky, field, value, column, edited)
     assert _differing(tricky.hub) == [seq]
     with tricky.hub.db.engine.connect() as connection:
         assert first_mismatch(connection, 0, 10_000) == seq
@@ -227,14 +220,7 @@ def test_verification_names_an_edited_column(
 ) -> None:
     """The same edits through ``havre audit verify``, whose page reads check the columns on
     SQLite: the entry is named, at a page's start, middle or end."""
-    seq = tricky.seqs[field, value]
-    _attack(
-        tricky.hub,
-        lambda c: c.execute(
-            text(f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq"),
-            {"value": edited, "seq": seq},
-        ),
-    )
+    seq = _edit(tricky, field, value, column, edited)
     for batch in (1, 3, 7, 5_000):
         assert _verified(tricky.hub, batch) == (seq, "modified"), batch
 
@@ -268,3 +254,16 @@ def test_verification_looks_past_a_text_only_the_database_builds_differently(
         assert _differing(hub) == [respelled, edited]
     for batch in (3, 5_000):
         assert _verified(hub, batch) == (edited, "modified"), batch
+
+
+def _edit(tricky: Tricky, field: str, value: str, column: str, edited: Any) -> int:
+    """Set one column of the entry recorded with ``value`` in ``field``; its seq."""
+    seq = tricky.seqs[field, value]
+    _attack(
+        tricky.hub,
+        lambda c: c.execute(
+            text(f"UPDATE audit_entries SET {column} = :value WHERE seq = :seq"),
+            {"value": edited, "seq": seq},
+        ),
+    )
+    return seq
