@@ -206,39 +206,28 @@ class AuditLog:
         session.execute(insert(_ENTRIES), rows)
         session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         head.seq, head.entry_hash = seq, prev_hash
-        loaded = session.identity_map.get(session.identity_key(AuditHeadRow, (1,)))
-        if loaded is not None:  # the head as an object, locked by the caller: now out of date
-            session.expire(loaded)
         session.flush()
         return records
 
-    def lock_head(self, session: Session) -> AuditHeadRow:
-        """Take the append lock for the rest of the caller's transaction."""
-        return self._lock_head(session)
-
     @staticmethod
-    def _lock_head(session: Session) -> AuditHeadRow:
-        head = session.execute(
-            select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
-        ).scalar_one_or_none()
-        if head is None:
-            head = AuditHeadRow(id=1, seq=0, entry_hash=GENESIS_HASH)
-            session.add(head)
-            session.flush()
-        return head
+    def lock_head(session: Session) -> None:
+        """Take the append lock for the rest of the caller's transaction."""
+        _lock(session)
 
     @staticmethod
     def size(session: Session) -> int:
-        head = session.get(AuditHeadRow, 1)
-        return 0 if head is None else int(head.seq)
+        found = session.execute(select(_HEAD.c.seq).where(_HEAD.c.id == 1)).scalar_one_or_none()
+        return 0 if found is None else int(found)
 
 
 def _lock(session: Session) -> _Head:
-    """Take the append lock and read the head (created by the first append of a log)."""
+    """Take the append lock and read the head (created by the first append of a log). The
+    head is only ever read and moved by these plain statements, never loaded as an object,
+    so no object of it in the session can fall out of date."""
     found = session.execute(_LOCK_HEAD).first()
     if found is None:
-        created = AuditLog._lock_head(session)
-        return _Head(int(created.seq), created.entry_hash)
+        session.execute(insert(_HEAD).values(id=1, seq=0, entry_hash=GENESIS_HASH))
+        found = session.execute(_LOCK_HEAD).one()
     return _Head(int(found[0]), found[1])
 
 

@@ -1,10 +1,11 @@
 """The governance change counter, and what a process may keep while it stands still.
 
 Triggers (migration 0009) raise ``governance_changes.counter`` in the same transaction as any
-change to the tables below. Whatever was read from them *after* reading the counter at ``n``
-is still what they hold while the counter reads ``n``: one statement revalidates it, and a
-revocation, suspension or new permit shows at the very next read of the counter. What depends
-on the clock (expiry, idle time) is not kept: callers check it against the clock every time.
+change to the governance tables a query reads. Whatever was read from them *after* reading the
+counter at ``n`` is still what they hold while the counter reads ``n``: one statement
+revalidates it, and a revocation, suspension or new permit shows at the very next read of the
+counter. What depends on the clock (expiry, idle time) is not kept: callers check it against
+the clock every time.
 """
 
 from __future__ import annotations
@@ -17,19 +18,10 @@ from sqlalchemy.orm import Session
 
 from havre.db.database import Database
 
-# Raise the counter (migration 0009). A table a cached read depends on must be listed here
-# and given the triggers by a migration. Updates of a session's or token's last use alone do
-# not raise it (callers recheck the times they kept and take the full path when in doubt).
-COUNTED_TABLES = (
-    "users",
-    "user_totp",
-    "role_grants",
-    "user_sessions",
-    "api_tokens",
-    "projects",
-    "permits",
-    "workspace_versions",
-)
+# The tables whose changes raise the counter are listed by migration 0009 (a table a cached
+# read depends on must be given the triggers by a migration). Updates of a session's or
+# token's last use alone do not raise it: callers recheck the times they kept and take the
+# full path when in doubt.
 CAPACITY = 4096
 
 # the table as plain SQL names (its model, havre.db.models.GovernanceChangeRow, imports every
@@ -74,10 +66,6 @@ class Kept(Generic[K, V]):
             if len(self._values) >= self.capacity:
                 self._values.clear()
             self._values[key] = value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
 
     def _meet(self, counter: int) -> None:
         if counter != self._counter:

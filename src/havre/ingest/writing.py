@@ -8,7 +8,8 @@ overlap the engine's work) while the quality checks read the same rows in the en
 encrypted files again. Large tables are dropped as soon as they are written and checked, so
 the engine holds at most a few of them at once.
 
-On Spark (``HAVRE_ENGINE=spark``) the same mappings run there: see ``havre.ingest.spark_writing``.
+On Spark (``HAVRE_ENGINE=spark``) the same mappings run there: see
+``havre.ingest.spark_writing``.
 
 Beside the OMOP tables, the version's link to the opt-out register (``optout_link``, see
 ``havre.lake.optout_link``) is written from the rows the person resolvers gathered.
@@ -22,7 +23,7 @@ import datetime as dt
 import re
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from havre.cdm.omop import LAKE_TABLES, omop_table
 from havre.cdm.quality import (
@@ -40,9 +41,6 @@ from havre.lake.engine import Engine
 from havre.lake.manifest import ColumnInfo, Coverage, FileInfo, QualityResult, TableInfo
 from havre.lake.optout_link import OPTOUT_LINK, OPTOUT_LINK_SCHEMA
 from havre.lake.staging import VersionBuilder
-
-if TYPE_CHECKING:
-    pass
 
 WRITERS = 2
 WRITE_BATCH_ROWS = 1 << 19  # rows per Parquet row group

@@ -21,7 +21,7 @@ branch_labels = None
 depends_on = None
 
 BIG = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-# the same list as havre.db.changes.COUNTED_TABLES, frozen here as this revision made it
+# the tables whose changes a cached read depends on (havre.db.changes), as this revision made them
 COUNTED = (
     "users",
     "user_totp",
