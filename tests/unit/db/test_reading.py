@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import column, literal, select, table, text
 from sqlalchemy.exc import DBAPIError
 
 from havre.db.database import Database
@@ -66,3 +66,53 @@ def test_a_writer_commits_while_a_reading_is_open(db: Database) -> None:
         assert done.is_set() and not failures  # not held up by the open reading
         # the reading keeps its snapshot
         assert session.execute(text("SELECT count(*) FROM reading_probe")).scalar_one() == 1
+
+
+_PROBE = select(column("n")).select_from(table("reading_probe")).where(column("n") > literal(0))
+
+
+def test_a_lone_read_sees_each_commit_and_holds_no_snapshot(db: Database) -> None:
+    assert db.scalar(_PROBE) == 1
+    with db.transaction() as session:
+        session.execute(text("UPDATE reading_probe SET n = 2"))
+    assert db.scalar(_PROBE) == 2  # the connection kept no snapshot of its first read
+    with db.transaction() as session:  # nor a lock: a writer goes through at once
+        session.execute(text("UPDATE reading_probe SET n = 3"))
+    assert db.scalar(_PROBE) == 3
+
+
+def test_lone_reads_from_threads_each_on_their_own_connection(db: Database) -> None:
+    seen: list[int] = []
+    failures: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            seen.extend(db.scalar(_PROBE) for _ in range(20))
+        except BaseException as error:  # reported to the test below
+            failures.append(error)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert seen == [1] * 80
+
+
+def test_a_lone_read_after_its_connection_broke_reconnects(db: Database) -> None:
+    assert db.scalar(_PROBE) == 1
+    held = db._lone._local.held[1]
+    if db.dialect == "postgresql":  # as a server restart would: the server ends the session
+        pid = held.info.backend_pid
+        with db.transaction() as session:
+            session.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+    else:
+        held.close()
+    assert db.scalar(_PROBE) == 1
+    assert db._lone._local.held[1] is not held
+
+
+def test_a_lone_read_of_no_row_fails(db: Database) -> None:
+    with pytest.raises(LookupError):
+        db.scalar(select(column("n")).select_from(table("reading_probe")).where(literal(False)))
