@@ -144,19 +144,35 @@ def hub_origin(session: Session) -> str:
     return row.value if row is not None else ""
 
 
+# set in a session's info once it made a checkpoint: what it reads of checkpoints from then on
+# may be rolled back, so it is not kept
+_MADE_ONE = "havre_checkpoint_made"
+
+
 class Checkpointer:
     def __init__(self, signer: Signer, policy: CheckpointPolicy | None = None) -> None:
         self.signer = signer
         self.policy = policy or CheckpointPolicy()
+        # the last checkpoint read (size, time), committed when read. Checkpoints are only
+        # ever added, and the rule is monotone: a checkpoint older than the last one can only
+        # say "due" where the last would not, never the reverse. So "not due" from the kept
+        # one is the answer, and "due" is confirmed by reading the table again.
+        self._last: tuple[int, dt.datetime] | None = None
 
     def due(self, session: Session, head_seq: int, now: dt.datetime) -> bool:
+        kept = self._last
+        if kept is not None and not self.policy.due(head_seq, kept[0], kept[1], now):
+            return False
         last = session.execute(
             select(AuditCheckpointRow.tree_size, AuditCheckpointRow.created_at)
             .order_by(AuditCheckpointRow.number.desc())
             .limit(1)
         ).first()
         if last is not None:
-            return self.policy.due(head_seq, int(last[0]), as_utc(last[1]), now)
+            size, made = int(last[0]), as_utc(last[1])
+            if not session.info.get(_MADE_ONE):
+                self._last = (size, made)
+            return self.policy.due(head_seq, size, made, now)
         first = session.execute(
             select(AuditEntryRow.ts).order_by(AuditEntryRow.seq).limit(1)
         ).scalar_one_or_none()
@@ -186,6 +202,7 @@ class Checkpointer:
         version = self.signer.active_version()
         draft = replace(unsigned, key_name=self.signer.key_name, key_version=version)
         checkpoint = replace(draft, signature=self.signer.sign(draft.message(), version).value)
+        session.info[_MADE_ONE] = True
         session.add(
             AuditCheckpointRow(
                 number=checkpoint.number,

@@ -62,6 +62,37 @@ def test_every_n_entries_a_signed_checkpoint_follows(busy_hub: Hub) -> None:
     busy_hub.close()
 
 
+def _sizes(hub: Hub) -> list[int]:
+    return [c.tree_size for c in hub.audit_trail.checkpoints()]
+
+
+def test_a_checkpoint_rolled_back_leaves_the_rule_as_it_was(busy_hub: Hub) -> None:
+    _append(busy_hub, 4)  # a checkpoint of 5 entries; entry 6 records it
+    actor = Actor.operator("test")
+    with pytest.raises(RuntimeError), busy_hub.db.transaction() as session:
+        for _ in range(6):  # entries 7..10, a checkpoint of 10, entries 11, 12
+            busy_hub.audit.append(session, actor, HubAction.OPEN, Target.hub())
+        raise RuntimeError("the caller's work failed")
+    assert _sizes(busy_hub) == [5]
+    _append(busy_hub, 4)  # entries 7..10 again: the checkpoint of 10 is due again
+    assert _sizes(busy_hub) == [5, 10]
+    assert busy_hub.audit_trail.verify().ok
+    busy_hub.close()
+
+
+def test_a_checkpoint_made_by_another_process_is_not_made_twice(busy_hub: Hub) -> None:
+    _append(busy_hub, 4)  # checkpoint of 5
+    other = Hub.open(busy_hub.settings)
+    _append(other, 4)  # entries 7..10: the other process signs the checkpoint of 10
+    _append(busy_hub, 1)  # entry 12: 7 since the last this process saw, 2 since the last
+    assert _sizes(busy_hub) == [5, 10]
+    _append(busy_hub, 3)  # entry 15: 5 since the last
+    assert _sizes(busy_hub) == [5, 10, 15]
+    assert busy_hub.audit_trail.verify().ok
+    other.close()
+    busy_hub.close()
+
+
 def test_after_some_minutes_the_next_append_makes_one(sqlite_hub: Hub) -> None:
     clock = FixedClock(dt.datetime.now(dt.UTC))  # the first entry (hub.init) is from now
     sqlite_hub.audit.clock = clock
