@@ -105,6 +105,8 @@ class KeyStore:
         self.path = directory / "keyring.json"
         self._cache: dict[tuple[str, int], bytes] = {}
         self._cache_stamp: tuple[int, int, int] | None = None
+        # what ``info`` read, under the same stamp: a token check asks it at every request
+        self._infos: dict[str, KeyInfo] = {}
 
     # -- set-up -------------------------------------------------------------------------
     @property
@@ -158,11 +160,16 @@ class KeyStore:
         return [self._info(name, entry) for name, entry in sorted(document["keys"].items())]
 
     def info(self, name: str) -> KeyInfo:
+        self._drop_stale_cache()
+        kept = self._infos.get(name)
+        if kept is not None:
+            return kept
         document = self._read()
         entry = document["keys"].get(name)
         if entry is None:
             raise NotFoundError(f"No key named '{name}' in the key store.")
-        return self._info(name, entry)
+        found = self._infos[name] = self._info(name, entry)
+        return found
 
     def exists(self, name: str) -> bool:
         return name in self._read()["keys"]
@@ -250,6 +257,7 @@ class KeyStore:
 
     def forget_cache(self) -> None:
         self._cache.clear()
+        self._infos.clear()
 
     def _drop_stale_cache(self) -> None:
         # Another process may have rotated or destroyed a key (e.g. a project closed from the
@@ -257,18 +265,18 @@ class KeyStore:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
-            self._cache.clear()
+            self.forget_cache()
             return
         stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if stamp != self._cache_stamp:
-            self._cache.clear()
+            self.forget_cache()
             self._cache_stamp = stamp
 
     def describe(self) -> dict[str, Any]:
         return {**self.master.describe(), "keyring": str(self.path)}
 
     def close(self) -> None:
-        self._cache.clear()
+        self.forget_cache()
         self.master.close()
 
     # -- internals -------------------------------------------------------------------------
@@ -338,6 +346,7 @@ class KeyStore:
         return document
 
     def _write(self, document: dict[str, Any]) -> None:
+        self._infos.clear()
         tmp = self.path.with_suffix(".json.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
