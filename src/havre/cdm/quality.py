@@ -48,19 +48,60 @@ RANGES = {  # LOINC code → plausible (low, high) of value_as_number
 
 def _joins(lookup: Callable[[str], str]) -> dict[str, str]:
     """The lookups rules may need; ``lookup`` names the relation holding each table (for
-    ``visit_occurrence``, only its ``visit_occurrence_id`` is read)."""
+    ``visit_occurrence``, only its ``visit_occurrence_id`` is read). Each gives its columns
+    names of their own (``p_person_id``...), so that one relation of ``PERSON_FACTS`` can
+    stand for the person, death and period lookups together (``person_facts_sql``)."""
     return {
-        "person": f"LEFT JOIN {lookup('person')} AS p ON p.person_id = t.person_id",
-        "death": f"LEFT JOIN {lookup('death')} AS d ON d.person_id = t.person_id",
+        "person": (
+            "LEFT JOIN (SELECT person_id AS p_person_id, year_of_birth AS p_year_of_birth "
+            f"FROM {lookup('person')}) AS p ON p.p_person_id = t.person_id"
+        ),
+        "death": (
+            "LEFT JOIN (SELECT person_id AS d_person_id, death_date AS d_death_date "
+            f"FROM {lookup('death')}) AS d ON d.d_person_id = t.person_id"
+        ),
         "visit": (
             f"LEFT JOIN (SELECT visit_occurrence_id AS vid FROM {lookup('visit_occurrence')}) "
             "AS v ON v.vid = t.visit_occurrence_id"
         ),
         "period": (
-            "LEFT JOIN (SELECT DISTINCT person_id AS opid "
-            f"FROM {lookup('observation_period')}) AS op ON op.opid = t.person_id"
+            "LEFT JOIN (SELECT DISTINCT person_id AS op_person_id "
+            f"FROM {lookup('observation_period')}) AS op ON op.op_person_id = t.person_id"
         ),
     }
+
+
+# the lookups one relation of person facts answers at once (``person_facts_sql``)
+PERSON_FACTS = frozenset({"person", "death", "period"})
+
+
+def person_facts_sql(lookup: Callable[[str], str]) -> str:
+    """SQL: one row per person id found in person, death or observation_period, with what the
+    rules read of each (``fid``, ``p_person_id``, ``p_year_of_birth``, ``d_death_date``,
+    ``op_person_id``): a table's rules then join it once instead of up to three times. Only
+    when person_id is unique in person and in death (``unique_persons_sql``): a LEFT JOIN to
+    a table that repeats a person would repeat the rows it counts."""
+    return (
+        "SELECT i.fid, p.person_id AS p_person_id, p.year_of_birth AS p_year_of_birth, "
+        "d.death_date AS d_death_date, op.op_person_id "
+        f"FROM (SELECT person_id AS fid FROM {lookup('person')} "
+        f"UNION SELECT person_id FROM {lookup('death')} "
+        f"UNION SELECT person_id FROM {lookup('observation_period')}) AS i "
+        f"LEFT JOIN {lookup('person')} AS p ON p.person_id = i.fid "
+        f"LEFT JOIN {lookup('death')} AS d ON d.person_id = i.fid "
+        f"LEFT JOIN (SELECT DISTINCT person_id AS op_person_id "
+        f"FROM {lookup('observation_period')}) AS op ON op.op_person_id = i.fid "
+        "WHERE i.fid IS NOT NULL"
+    )
+
+
+def unique_persons_sql(lookup: Callable[[str], str]) -> str:
+    """SQL: true when person_id is never repeated nor NULL in person and in death."""
+    unique = " AND ".join(
+        f"(SELECT count(*) = count(DISTINCT person_id) FROM {lookup(name)})"
+        for name in ("person", "death")
+    )
+    return f"SELECT {unique} AS unique_persons"
 
 
 @dataclass(frozen=True)
@@ -73,6 +114,9 @@ class Rule:
     violating: str  # SQL condition over ``t`` (and the joined aliases)
     applies: str = "true"  # SQL condition: the rows the rule is about
     joins: tuple[str, ...] = ()
+    # the rule reads this one column of ``t`` only: it is counted over the column's distinct
+    # values (a regular expression run once per code, not once per row)
+    by_value: str | None = None
 
 
 def rules(table: str, today_year: int) -> list[Rule]:
@@ -96,7 +140,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 None,
                 "every person has an observation period",
                 0.0,
-                "op.opid IS NULL",
+                "op_person_id IS NULL",
                 joins=("period",),
             ),
             Rule(
@@ -124,7 +168,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 "person_id",
                 f"{table}.person_id refers to a person",
                 0.0,
-                "p.person_id IS NULL",
+                "p_person_id IS NULL",
                 joins=("person",),
             )
         )
@@ -136,7 +180,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 "visit_occurrence_id",
                 f"{table}.visit_occurrence_id refers to a visit",
                 0.0,
-                "v.vid IS NULL",
+                "vid IS NULL",
                 applies="t.visit_occurrence_id IS NOT NULL",
                 joins=("visit",),
             )
@@ -152,6 +196,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 5.0,
                 f"NOT regexp_matches(t.{column}, '{pattern}')",
                 applies=f"t.{column} IS NOT NULL",
+                by_value=column,
             )
         )
     if table in EVENTS:
@@ -163,7 +208,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 date,
                 f"{table} happens after the year of birth",
                 1.0,
-                f"year(t.{date}) < p.year_of_birth",
+                f"year(t.{date}) < p_year_of_birth",
                 joins=("person",),
             ),
             Rule(
@@ -172,7 +217,7 @@ def rules(table: str, today_year: int) -> list[Rule]:
                 date,
                 f"{table} happens before death (60 days of tolerance)",
                 1.0,
-                f"t.{date} > d.death_date + 60",
+                f"t.{date} > d_death_date + 60",
                 joins=("death",),
             ),
         ]
@@ -225,34 +270,68 @@ def count_table(
     relation: str | None = None,
     lookup: Callable[[str], str] | None = None,
     skip: frozenset[str] = frozenset(),
+    facts: str | None = None,
 ) -> Counts:
     """The rules of one table (but the checks named in ``skip``) counted in two scans of it,
     read from ``relation`` (by default the table's name; the tables its rules look up are
-    named by ``lookup``)."""
+    named by ``lookup``; ``facts``: a relation of ``person_facts_sql`` over them, joined once
+    for every person, death and period lookup). A ``by_value`` rule is counted over the
+    distinct values of its column."""
     table_rules = rules(table, today_year)
     lookups = _joins(lookup or _same)
+    source = relation or table
     row: dict[str, int | None] = {}
+    counted = [(n, r) for n, r in enumerate(table_rules) if r.check not in skip]
+    for number, rule in counted:
+        if rule.by_value is not None:
+            row.update(_count_by_value(engine, source, number, rule, rule.by_value))
     # the rules that look nothing up, then those that do: the joins then carry only the few
     # columns their rules read, not every column the completeness rules scan
-    counted = [(n, r) for n, r in enumerate(table_rules) if r.check not in skip]
     for joined_rules in (False, True):
-        numbered = [(n, r) for n, r in counted if bool(r.joins) is joined_rules]
+        numbered = [
+            (n, r) for n, r in counted if bool(r.joins) is joined_rules and r.by_value is None
+        ]
         if not numbered:
             continue
-        measures = []
+        measures = ["count(*) AS total_rows"]  # the total of every rule about all rows
         for number, rule in numbered:
-            measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
-            measures.append(
-                f"count(*) FILTER (WHERE ({rule.applies}) AND ({rule.violating})) AS bad_{number}"
-            )
+            if rule.applies != "true":
+                measures.append(f"count(*) FILTER (WHERE {rule.applies}) AS total_{number}")
+                condition = f"({rule.applies}) AND ({rule.violating})"
+            else:
+                condition = rule.violating
+            measures.append(f"count(*) FILTER (WHERE {condition}) AS bad_{number}")
         joins = sorted({j for _, rule in numbered for j in rule.joins})
-        joined = " ".join(lookups[j] for j in joins)
-        query = f"SELECT {', '.join(measures)} FROM {relation or table} AS t {joined}"
-        row.update(engine.sql(query).to_pylist()[0])
+        joined = [lookups[j] for j in joins if facts is None or j not in PERSON_FACTS]
+        if facts is not None and PERSON_FACTS & set(joins):
+            joined.append(
+                "LEFT JOIN (SELECT fid, p_person_id, p_year_of_birth, d_death_date, "
+                f"op_person_id FROM {facts}) AS f ON f.fid = t.person_id"
+            )
+        query = f"SELECT {', '.join(measures)} FROM {source} AS t {' '.join(joined)}"
+        found = engine.sql(query).to_pylist()[0]
+        for number, rule in numbered:
+            total = found[f"total_{number}"] if rule.applies != "true" else found["total_rows"]
+            row.update({f"total_{number}": total, f"bad_{number}": found[f"bad_{number}"]})
     return {
         number: (int(row[f"total_{number}"] or 0), int(row[f"bad_{number}"] or 0))
         for number, _ in counted
     }
+
+
+def _count_by_value(
+    engine: Engine, relation: str, number: int, rule: Rule, column: str
+) -> dict[str, int | None]:
+    """A rule reading one column, counted over that column's distinct values."""
+    grouped = (
+        f"SELECT t.{column}, count(*) AS n FROM {relation} AS t WHERE {rule.applies} "
+        f"GROUP BY t.{column}"
+    )
+    found = engine.sql(
+        f"SELECT sum(t.n) AS total, sum(t.n) FILTER (WHERE {rule.violating}) AS bad "
+        f"FROM ({grouped}) AS t"
+    ).to_pylist()[0]
+    return {f"total_{number}": found["total"], f"bad_{number}": found["bad"]}
 
 
 def visit_references(

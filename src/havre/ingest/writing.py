@@ -31,7 +31,9 @@ from havre.cdm.quality import (
     VISIT_REFERENCE,
     Counts,
     count_table,
+    person_facts_sql,
     table_results,
+    unique_persons_sql,
     visit_references,
 )
 from havre.core.errors import IntegrityError
@@ -63,6 +65,8 @@ VISIT_IDS = "lake_visit_ids"
 # the visit ids the rows of VISIT_CHILDREN refer to, kept past their tables' drop so that
 # their visit references are checked at the end by one join (the visit ids hashed once)
 VISIT_REFS = "lake_visit_refs"
+# what the rules of every table look up of persons, deaths and periods, in one relation
+PERSON_FACTS = "lake_person_facts"
 
 
 @dataclasses.dataclass
@@ -94,6 +98,7 @@ def write_lake(
                     dropped.add(table)
 
     ctx.execute(f"CREATE TABLE {VISIT_REFS} (tab UTINYINT, ref BIGINT)")
+    facts: str | None = None
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="havre-writer") as pool:
         try:
             for number, table in enumerate(ORDER):
@@ -106,10 +111,11 @@ def write_lake(
                     )
                     coverage = coverage_of(ctx.engine)
                 if table == "care_site":  # the small tables, once their lookups are all there
+                    facts = _person_facts(ctx)
                     for small in ORDER[: number + 1]:
-                        counts[small] = _check(ctx, small)
+                        counts[small] = _check(ctx, small, facts)
                 elif number > ORDER.index("care_site"):
-                    counts[table] = _check(ctx, table)
+                    counts[table] = _check(ctx, table, facts)
                 settle(wait=False)
                 on_table(number + 1)
             for table, found in visit_references(
@@ -126,6 +132,7 @@ def write_lake(
             _drop(ctx, table)
     ctx.execute(f"DROP TABLE IF EXISTS {VISIT_IDS}")
     ctx.execute(f"DROP TABLE IF EXISTS {VISIT_REFS}")
+    ctx.execute(f"DROP TABLE IF EXISTS {PERSON_FACTS}")
     tables = {table: table_info(table, files[table]) for table in ORDER}
     return LakeWrite(
         tables=tables,
@@ -212,12 +219,22 @@ def write_link(ctx: IngestContext, builder: VersionBuilder) -> TableInfo:
     )
 
 
-def _check(ctx: IngestContext, table: str) -> Counts:
+def _lookup(name: str) -> str:
+    return VISIT_IDS if name == "visit_occurrence" else f"lake_{name}"
+
+
+def _person_facts(ctx: IngestContext) -> str | None:
+    """``PERSON_FACTS`` (``person_facts_sql``), when persons and deaths are unique per
+    person_id (a person's rows joined once, not once for each lookup); else None."""
+    if not ctx.engine.scalar(unique_persons_sql(_lookup)):
+        return None
+    ctx.execute(f"CREATE TABLE {PERSON_FACTS} AS {person_facts_sql(_lookup)}")
+    return PERSON_FACTS
+
+
+def _check(ctx: IngestContext, table: str, facts: str | None) -> Counts:
     """The counts of a table's rules; a table referring to visits keeps its references for
     the one check of them all (``visit_references``)."""
-
-    def lookup(name: str) -> str:
-        return VISIT_IDS if name == "visit_occurrence" else f"lake_{name}"
 
     skip: frozenset[str] = frozenset()
     if table in VISIT_CHILDREN:
@@ -226,7 +243,7 @@ def _check(ctx: IngestContext, table: str) -> Counts:
             f"FROM lake_{table} WHERE visit_occurrence_id IS NOT NULL"
         )
         skip = frozenset({VISIT_REFERENCE})
-    return count_table(ctx.engine, table, ctx.today.year, f"lake_{table}", lookup, skip)
+    return count_table(ctx.engine, table, ctx.today.year, f"lake_{table}", _lookup, skip, facts)
 
 
 def coverage_of(engine: Engine) -> Coverage:

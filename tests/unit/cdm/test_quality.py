@@ -1,5 +1,7 @@
 """Quality rules: the visit references of several tables, counted by one join, give what
-each table's own joined scan gives, and find a reference to no visit."""
+each table's own joined scan gives, and find a reference to no visit; the person lookups
+joined once (person facts) and the codes counted by distinct value give what each rule
+counts alone."""
 
 from __future__ import annotations
 
@@ -14,7 +16,10 @@ from havre.cdm.quality import (
     VISIT_REFERENCE,
     check_table,
     count_table,
+    person_facts_sql,
+    rules,
     table_results,
+    unique_persons_sql,
     visit_references,
 )
 from havre.core.config import Settings
@@ -93,3 +98,87 @@ def test_visit_references_counted_at_once_match_each_tables_scan(engine: DuckDBE
     assert (measurement.total, measurement.violating, measurement.passed) == (1, 0, True)
     procedure = by_table["procedure_occurrence"]
     assert (procedure.total, procedure.violating, procedure.passed) == (0, 0, True)
+
+
+def test_person_facts_and_distinct_values_count_what_each_join_and_row_counts(
+    engine: DuckDBEngine,
+) -> None:
+    # a death with no person, an event of an unknown person, one after a death, one before
+    # birth, codes that are and are not ICD-10 / ATC
+    engine.execute(
+        "INSERT INTO death SELECT "
+        + omop_table("death").select_list({"person_id": "2", "death_date": "DATE '2020-01-01'"})
+    )
+    engine.execute(
+        "INSERT INTO observation_period SELECT "
+        + omop_table("observation_period").select_list(
+            {
+                "observation_period_id": "1",
+                "person_id": "1",
+                "observation_period_start_date": "DATE '2000-01-01'",
+                "observation_period_end_date": "DATE '2022-01-01'",
+            }
+        )
+    )
+    for person, date, code in ((2, "2021-01-01", "E119"), (3, "1970-01-01", "E11.9")):
+        engine.execute(
+            "INSERT INTO condition_occurrence SELECT "
+            + omop_table("condition_occurrence").select_list(
+                {
+                    "condition_occurrence_id": str(30 + person),
+                    "person_id": str(person),
+                    "condition_start_date": f"DATE '{date}'",
+                    "condition_source_value": f"'{code}'",
+                }
+            )
+        )
+    engine.execute(
+        "UPDATE drug_exposure SET drug_source_value = 'A10BA02' WHERE drug_exposure_id < 3"
+    )
+    engine.execute("UPDATE drug_exposure SET drug_source_value = 'a10' WHERE drug_exposure_id = 3")
+    assert engine.scalar(unique_persons_sql(lambda name: name))
+    engine.execute(f"CREATE TABLE facts AS {person_facts_sql(lambda name: name)}")
+    for table in (
+        "person",
+        "observation_period",
+        "death",
+        *VISIT_CHILDREN,
+        "visit_occurrence",
+    ):
+        one_join = count_table(engine, table, YEAR, facts="facts")
+        assert one_join == _counts_by_rule(engine, table), table
+    condition = {r.check: r for r in check_table(engine, "condition_occurrence", YEAR)}
+    assert (condition["fk_person"].total, condition["fk_person"].violating) == (4, 2)
+    assert condition["source_value_format"].violating == 1
+    assert condition["plausible_before_death"].violating == 1
+    drug = {r.check: r for r in check_table(engine, "drug_exposure", YEAR)}
+    assert (drug["source_value_format"].total, drug["source_value_format"].violating) == (3, 1)
+    engine.execute(
+        "INSERT INTO death SELECT "
+        + omop_table("death").select_list({"person_id": "2", "death_date": "DATE '2020-02-01'"})
+    )
+    assert not engine.scalar(unique_persons_sql(lambda name: name))  # then no facts
+
+
+def _counts_by_rule(engine: DuckDBEngine, table: str) -> dict[int, tuple[int, int]]:
+    """Each rule counted alone, row by row, with its own joins (the plain reading of it)."""
+    lookups = {
+        "person": "LEFT JOIN (SELECT person_id AS p_person_id, year_of_birth AS p_year_of_birth "
+        "FROM person) AS p ON p.p_person_id = t.person_id",
+        "death": "LEFT JOIN (SELECT person_id AS d_person_id, death_date AS d_death_date "
+        "FROM death) AS d ON d.d_person_id = t.person_id",
+        "visit": "LEFT JOIN (SELECT visit_occurrence_id AS vid FROM visit_occurrence) AS v "
+        "ON v.vid = t.visit_occurrence_id",
+        "period": "LEFT JOIN (SELECT DISTINCT person_id AS op_person_id FROM "
+        "observation_period) AS op ON op.op_person_id = t.person_id",
+    }
+    counts = {}
+    for number, rule in enumerate(rules(table, YEAR)):
+        joined = " ".join(lookups[j] for j in rule.joins)
+        total = engine.scalar(f"SELECT count(*) FROM {table} AS t {joined} WHERE {rule.applies}")
+        bad = engine.scalar(
+            f"SELECT count(*) FROM {table} AS t {joined} "
+            f"WHERE ({rule.applies}) AND ({rule.violating})"
+        )
+        counts[number] = (int(total), int(bad))
+    return counts
