@@ -261,8 +261,10 @@ def _person_sources(root: exp.Select, schema: Schema) -> list[str]:
         raise refuse(f"the query could not be analysed ({_first_line(exc)})") from None
     if scope is None:
         return []
+    # what the FROM clause names (a CTE read under an alias is counted under that alias;
+    # ``scope.sources`` also holds every CTE by its own name, which the outer query may not use)
     found = []
-    for name, source in scope.sources.items():
+    for name, (_node, source) in scope.selected_sources.items():
         if _genuine(source, schema, 0):
             found.append(name)
     return sorted(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -40,6 +41,17 @@ SCHEMA = {
             "SELECT person_id FROM person) SELECT count(*) FROM e",
             ("e",),
         ),
+        (  # a CTE read under an alias counts under the alias, not its own name
+            "WITH first AS (SELECT person_id, min(condition_source_value) AS code "
+            "FROM condition_occurrence GROUP BY 1) SELECT f.code, count(*) FROM first f "
+            "LEFT JOIN person p ON p.person_id = f.person_id GROUP BY 1",
+            ("f", "p"),
+        ),
+        (
+            "WITH e AS (SELECT person_id FROM person), unused AS (SELECT person_id FROM person) "
+            "SELECT count(*) FROM e AS x",
+            ("x",),
+        ),
         ("SELECT gender_concept_id, year_of_birth FROM person GROUP BY ALL", ("person",)),
         (
             "SELECT gender_concept_id, count(*) FROM person GROUP BY ROLLUP (gender_concept_id)",
@@ -58,6 +70,11 @@ def test_aggregates_get_a_persons_column(sql: str, sources: tuple[str, ...]) -> 
     assert plan.sql.endswith(f'AS "{PERSONS_COLUMN}"') or PERSONS_COLUMN in plan.sql
     for source in sources:
         assert f'COUNT(DISTINCT "{source}"."person_id")' in plan.sql
+    with duckdb.connect() as engine:  # the plan binds: it names only what its FROM holds
+        for table, columns in SCHEMA.items():
+            typed = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+            engine.execute(f"CREATE TABLE {table} ({typed})")
+        engine.execute(plan.sql).fetchall()
 
 
 @pytest.mark.parametrize(
