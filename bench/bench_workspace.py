@@ -61,6 +61,21 @@ QUERIES = {
         "FROM drug_exposure d JOIN cohort ON cohort.person_id = d.person_id "
         "GROUP BY 1 ORDER BY 1"
     ),
+    "visits by age band and sex": (
+        "SELECT (2018 - p.year_of_birth) // 10 * 10 AS age_band, p.gender_concept_id, "
+        "count(DISTINCT v.person_id) AS persons, count(*) AS visits "
+        "FROM visit_occurrence v JOIN person p ON p.person_id = v.person_id "
+        "GROUP BY 1, 2 ORDER BY 1, 2"
+    ),
+    "metformin within a year of a first type 2 diabetes diagnosis": (
+        "WITH first_e11 AS (SELECT person_id, min(condition_start_date) AS diagnosed "
+        "FROM condition_occurrence WHERE condition_source_value LIKE 'E11%' GROUP BY 1) "
+        "SELECT year(f.diagnosed) AS year, count(DISTINCT f.person_id) AS diagnosed, "
+        "count(DISTINCT d.person_id) AS treated FROM first_e11 f LEFT JOIN drug_exposure d "
+        "ON d.person_id = f.person_id AND d.drug_source_value LIKE 'A10BA02%' "
+        "AND d.drug_exposure_start_date BETWEEN f.diagnosed AND f.diagnosed + INTERVAL 1 YEAR "
+        "GROUP BY 1 ORDER BY 1"
+    ),
 }
 
 
