@@ -74,9 +74,12 @@ def _sqlite_ts() -> ColumnElement[str]:
 
 
 def _postgresql_ts() -> Pieces:
-    # a timestamptz prints only digits and separators: quoting needs no escaping
-    text = func.to_char(func.timezone("UTC", _T.ts), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-    return ['"', func.replace(text, ".000000Z", "Z"), '"']
+    # a timestamptz prints only digits and separators: quoting needs no escaping. The era
+    # is printed too and dropped when it is AD: a year BC prints the same digits, and an
+    # entry moved there must not read as its original
+    text = func.to_char(func.timezone("UTC", _T.ts), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"AD')
+    trimmed = func.replace(func.replace(text, ".000000ZAD", "Z"), "ZAD", "Z")
+    return ['"', trimmed, '"']
 
 
 # keys in sorted order, as canonical_json writes them; each None is the value of a field

@@ -188,6 +188,22 @@ def test_an_edited_timestamp_is_found(tricky: Tricky) -> None:
     assert _differing(tricky_hub) == [seq]
 
 
+def test_a_timestamp_moved_to_another_era_is_found(tricky: Tricky) -> None:
+    """The same digits in another era (PostgreSQL prints a year BC with the digits alone
+    unless asked for the era; SQLite stores text, where 'BC' is just more text)."""
+    seq, tricky_hub = tricky.seqs["reason", "plain"], tricky.hub
+
+    def to_bc(connection: Connection) -> None:
+        if connection.dialect.name == "sqlite":
+            edit = "UPDATE audit_entries SET ts = ts || ' BC' WHERE seq = :s"
+        else:
+            edit = "UPDATE audit_entries SET ts = ts - interval '4051 years' WHERE seq = :s"
+        connection.execute(text(edit), {"s": seq})
+
+    _attack(tricky_hub, to_bc)
+    assert _differing(tricky_hub) == [seq]
+
+
 def test_the_first_of_several_edits_is_found_by_every_split(tricky: Tricky) -> None:
     """Workers take chunks in order: whatever the chunk size and count, the least edited
     entry is the answer."""
