@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Executable
+from sqlalchemy.sql import Select
 
 from havre.core.config import mask_url
 from havre.core.errors import ConfigError, DatabaseUnavailable
@@ -88,7 +88,7 @@ class Database:
         """A read-only unit of work: one consistent snapshot; a write in it fails."""
         return _unit(self._readers)
 
-    def scalar(self, statement: Executable) -> Any:
+    def scalar(self, statement: Select[Any]) -> Any:
         """The one value of one constant SELECT, run outside any unit of work
         (the statement reads a snapshot of its own) on this thread's own connection: no
         session, no pool; for hot paths."""
@@ -113,9 +113,9 @@ class _LoneReads:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._open: list[Any] = []
-        self._texts: dict[Executable, str] = {}
+        self._texts: dict[Select[Any], str] = {}
 
-    def scalar(self, statement: Executable) -> Any:
+    def scalar(self, statement: Select[Any]) -> Any:
         sql = self._texts.get(statement)
         if sql is None:
             # values written into the text: lone statements are module constants
@@ -148,7 +148,7 @@ class _LoneReads:
         # a connection of the engine's (its connect events set it up), taken out of the pool
         fairy = self.engine.raw_connection()
         fairy.detach()
-        connection = fairy.dbapi_connection
+        connection: Any = fairy.dbapi_connection
         if self.engine.dialect.name == "postgresql":
             connection.autocommit = True
         self._local.held = (os.getpid(), connection)
