@@ -26,10 +26,12 @@ from havre.ingest.fields import (
 )
 from havre.ingest.line_format import line_format
 from havre.ingest.model import (
+    LINE_HASHES,
     ExtraColumns,
     FieldsOf,
     SourceFile,
     StageJoin,
+    line_hashes,
     padded_select,
     staged_select,
     stored_select,
@@ -97,14 +99,16 @@ def stage_delimited(
     join: StageJoin | None = None,
     keep: frozenset[str] | None = None,
     fields_of: FieldsOf | None = None,
+    keyed: bool = False,
 ) -> str:
     """Stage and check every file of a table; return the relation ``chk_<table>``.
 
     Columns: ``file_id``, ``line_no``, ``h1``/``h2`` (two 64-bit hashes of the line, for exact
-    duplicates), the fields (VARCHAR, NULL when empty; only ``keep`` with dates typed, see
-    ``stored_select``), ``extra_columns`` (constant per file, e.g. the year of a PMSI file),
-    ``problem`` (``reason|FIELD`` or NULL), ``qvalue`` (its offending value), ``opted`` and,
-    with a ``join``, the columns it copies.
+    duplicates; ``h1`` alone when the table is ``keyed``: see ``flag_duplicates``), the fields
+    (VARCHAR, NULL when empty; only ``keep`` with dates typed, see ``stored_select``),
+    ``extra_columns`` (constant per file, e.g. the year of a PMSI file), ``problem``
+    (``reason|FIELD`` or NULL), ``qvalue`` (its offending value), ``opted`` and, with a
+    ``join``, the columns it copies.
 
     All the files are read by one statement, each as a stream of its lines: the engine's
     threads take the line batches in turn (reading the next while others check theirs), and
@@ -114,6 +118,7 @@ def stage_delimited(
     the one lookup table serves them all.
     """
     relation = f"chk_{table}"
+    hashes = line_hashes(keyed)
     readers: list[tuple[SourceFile, LineReader, pa.RecordBatchReader]] = []
     selects = []
     names: list[str] = []
@@ -128,9 +133,10 @@ def stage_delimited(
         crlf = uses_crlf(source.path)
         reader = LineReader(source.path, progress=counter, crlf=crlf)
         lines = f"lines_{source.file_id}"
-        select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra)
-        selects.append(select if own == fields else padded_select(select, own, fields, constants))
-        names = _names(fields, extra)
+        select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra, hashes)
+        padded = padded_select(select, own, fields, constants, hashes)
+        selects.append(select if own == fields else padded)
+        names = _names(fields, extra, hashes)
         readers.append((source, reader, reader.reader()))
     stored = stored_select(
         staged_select(" UNION ALL ".join(selects), names, join, fields),
@@ -138,6 +144,7 @@ def stage_delimited(
         keep=keep,
         extra=[f"t.{name}" for name in constants],
         join=join,
+        hashes=hashes,
     )
     for source, _, stream in readers:
         ctx.register(f"lines_{source.file_id}", stream)
@@ -165,10 +172,10 @@ def stage_delimited(
     return relation
 
 
-def _names(fields: tuple[Field, ...], extra: dict[str, str]) -> list[str]:
+def _names(fields: tuple[Field, ...], extra: dict[str, str], hashes: tuple[str, ...]) -> list[str]:
     """Columns of a checked record, after ``file_id`` and ``line_no``."""
     dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
-    return ["h1", "h2", *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
+    return [*hashes, *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
 
 
 def _select(
@@ -181,6 +188,7 @@ def _select(
     expected: int,
     crlf: bool,
     extra: dict[str, str],
+    hashes: tuple[str, ...] = LINE_HASHES,
     *,
     fast_path: bool = True,
 ) -> str:
@@ -226,10 +234,11 @@ def _select(
     if shape is not None:
         line_ok = f"regexp_full_match(line, {literal(shape.pattern)})"
         matched = ("line_ok", shape.covered)
+    hash_items = _hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
     staged = f"""
         SELECT {source.file_id} AS file_id, line_no,
                line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
-               line_ok, hash(raw) AS h1, hash(raw || '\\x1F'::BLOB) AS h2,
+               line_ok, {hash_items},
                {", ".join(values + constants)}
         FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts, {line_ok} AS line_ok
               FROM ({decoded}))
@@ -238,8 +247,14 @@ def _select(
     problem = problem_sql(
         fields, ctx.today_iso, expected_fields=expected, typed=True, matched=matched
     )
-    names = ", ".join(_names(fields, extra))
+    names = ", ".join(_names(fields, extra, hashes))
     return (
         f"SELECT file_id, line_no, {names}, {problem} AS problem "
         f"FROM (SELECT {dated} FROM ({staged}))"
     )
+
+
+def _hashes_sql(hashes: tuple[str, ...], text: str, separator: str) -> str:
+    """SQL select items: the line hashes (``h2`` hashes the line with one more byte)."""
+    sql = {"h1": f"hash({text}) AS h1", "h2": f"hash({text} || {separator}) AS h2"}
+    return ", ".join(sql[h] for h in hashes)

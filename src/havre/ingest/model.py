@@ -63,8 +63,22 @@ def field_union(*tables: tuple[Field, ...]) -> tuple[Field, ...]:
     return tuple(seen.values())
 
 
+# the hashes of a staged record's line: two (128 bits) tell exact duplicates apart in a table
+# without a key; in a keyed table only records sharing a key are compared, and one will do
+LINE_HASHES = ("h1", "h2")
+KEYED_LINE_HASHES = ("h1",)
+
+
+def line_hashes(keyed: bool) -> tuple[str, ...]:
+    return KEYED_LINE_HASHES if keyed else LINE_HASHES
+
+
 def padded_select(
-    checked: str, own: tuple[Field, ...], fields: tuple[Field, ...], extra: list[str]
+    checked: str,
+    own: tuple[Field, ...],
+    fields: tuple[Field, ...],
+    extra: list[str],
+    hashes: tuple[str, ...] = LINE_HASHES,
 ) -> str:
     """SQL: a file's checked records (its ``own`` fields) with the columns of a relation
     staged from several tables (``fields``, then ``extra`` columns): NULL where it has none."""
@@ -77,7 +91,7 @@ def padded_select(
         for f in fields
         if f.kind is Kind.DATE
     ]
-    listed = ", ".join(["file_id", "line_no", "h1", "h2", *values, *dates, *extra, "problem"])
+    listed = ", ".join(["file_id", "line_no", *hashes, *values, *dates, *extra, "problem"])
     return f"SELECT {listed} FROM ({checked}) AS o"
 
 
@@ -169,6 +183,7 @@ def stored_select(
     keep: frozenset[str] | None,
     extra: list[str],
     join: StageJoin | None,
+    hashes: tuple[str, ...] = LINE_HASHES,
 ) -> str:
     """SQL over ``staged_select``: the row a staged table stores.
 
@@ -184,6 +199,6 @@ def stored_select(
         typed = keep is not None and f.kind is Kind.DATE
         columns.append(f"t.{date_column(f)} AS {f.column}" if typed else f"t.{f.column}")
     copied = [f"t.{name}" for name in (join.columns if join else {})]
-    listed = ", ".join(["t.file_id", "t.line_no", "t.h1", "t.h2", *columns, *extra])
+    listed = ", ".join(["t.file_id", "t.line_no", *(f"t.{h}" for h in hashes), *columns, *extra])
     tail = ", ".join(["t.problem", "t.qvalue", "t.opted", *copied])
     return f"SELECT {listed}, {tail} FROM ({staged}) AS t"

@@ -46,7 +46,10 @@ def flag_duplicates(
 
     One sort of the valid records' key hashes finds the groups that hold several of them (by
     key, or by line hash without one: identical lines share both); only their records are looked at
-    further, and when there are none (the usual case) nothing else is read.
+    further, and when there are none (the usual case) nothing else is read. With a ``key``,
+    exact duplicates are told by ``h1`` alone among the records sharing a key (a keyed table
+    may be staged without ``h2``: two different lines of one key sharing a 64-bit hash is a
+    chance of 2^-64); without one, by both hashes over the whole table.
     """
     flags = f"flags_{relation}"
     shared = f"shared_{relation}"
@@ -71,8 +74,9 @@ def flag_duplicates(
     candidates = f"candidates_{relation}"
     keys = [f"key_{i}" for i in range(len(key or []))]
     named = "".join(f", {expr} AS {name}" for expr, name in zip(key or [], keys, strict=True))
-    same = ", ".join([*parts, "h1", "h2"])
-    same_on = " AND ".join(f"c.{g} = f.{g}" for g in [*parts, "h1", "h2"])
+    hashes = ["h1"] if key else ["h1", "h2"]
+    same = ", ".join([*parts, *hashes])
+    same_on = " AND ".join(f"c.{g} = f.{g}" for g in [*parts, *hashes])
     ctx.execute(
         f"CREATE TEMP TABLE {candidates} AS SELECT c.*, {position('c')} AS pos{named} "
         f"FROM {relation} AS c JOIN {shared} AS m ON hash({listed}) = m.kh "
@@ -120,7 +124,7 @@ def drop_line_hashes(ctx: IngestContext, relation: str) -> None:
     """Drop the line hashes of a staged table once its duplicates are flagged: nothing reads
     them after, and they are a fifth of a large table's row (the engine frees them at once)."""
     ctx.execute(f"ALTER TABLE {relation} DROP COLUMN h1")
-    ctx.execute(f"ALTER TABLE {relation} DROP COLUMN h2")
+    ctx.execute(f"ALTER TABLE {relation} DROP COLUMN IF EXISTS h2")  # a keyed table has none
 
 
 def status_sql(

@@ -26,6 +26,7 @@ from havre.ingest.model import (
     FieldsOf,
     SourceFile,
     StageJoin,
+    line_hashes,
     padded_select,
     staged_select,
     stored_select,
@@ -42,10 +43,12 @@ def stage_parquet(
     join: StageJoin | None = None,
     keep: frozenset[str] | None = None,
     fields_of: FieldsOf | None = None,
+    keyed: bool = False,
 ) -> str:
     """Stage and check every file of a table: ``chk_<table>`` as ``stage_delimited`` makes it
-    (``fields_of`` too)."""
+    (``fields_of`` and ``keyed`` too)."""
     relation = f"chk_{table}"
+    hashes = line_hashes(keyed)
     for number, source in enumerate(files):
         own = fields if fields_of is None else fields_of(source)
         extra = extra_columns(source) if extra_columns else {}
@@ -67,29 +70,33 @@ def stage_parquet(
         values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in own]
         constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
         row_text = "concat_ws(';', " + ", ".join(f"coalesce({raw[f.name]}, '')" for f in own) + ")"
+        sql = {"h1": f"hash({row_text}) AS h1", "h2": f"hash({row_text} || chr(31)) AS h2"}
+        hash_items = ", ".join(sql[h] for h in hashes)
         staged = f"""
             SELECT {source.file_id} AS file_id, file_row_number + 2 AS line_no,
                    true AS utf8_ok, false AS blank, {len(own)} AS n_fields,
-                   hash({row_text}) AS h1, hash({row_text} || chr(31)) AS h2,
+                   {hash_items},
                    {", ".join(values + constants)}
             FROM read_parquet({literal(str(source.path))}, file_row_number = true)
         """
         extras = [quote(n) for n in extra]
         problem = problem_sql(own, ctx.today_iso, expected_fields=len(own), typed=True)
         dated = ", ".join(["*", *dates_sql(own)])
+        listed = ", ".join(_names(own, extras, hashes))
         checked = (
-            f"SELECT file_id, line_no, {', '.join(_names(own, extras))}, {problem} AS problem "
+            f"SELECT file_id, line_no, {listed}, {problem} AS problem "
             f"FROM (SELECT {dated} FROM ({staged}))"
         )
         if own != fields:
-            checked = padded_select(checked, own, fields, extras)
-        names = _names(fields, extras)
+            checked = padded_select(checked, own, fields, extras, hashes)
+        names = _names(fields, extras, hashes)
         select = stored_select(
             staged_select(checked, names, join, fields),
             fields,
             keep=keep,
             extra=[f"t.{quote(name)}" for name in extra],
             join=join,
+            hashes=hashes,
         )
         verb = "CREATE TEMP TABLE {} AS" if number == 0 else "INSERT INTO {}"
         ctx.execute(f"{verb.format(relation)} {select}")
@@ -99,7 +106,7 @@ def stage_parquet(
     return relation
 
 
-def _names(fields: tuple[Field, ...], extras: list[str]) -> list[str]:
+def _names(fields: tuple[Field, ...], extras: list[str], hashes: tuple[str, ...]) -> list[str]:
     """Columns of a checked record, after ``file_id`` and ``line_no``."""
     dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
-    return ["h1", "h2", *[f.column for f in fields], *dates, *extras]
+    return [*hashes, *[f.column for f in fields], *dates, *extras]

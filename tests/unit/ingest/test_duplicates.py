@@ -26,15 +26,22 @@ def ctx(tmp_path: Path) -> Iterator[IngestContext]:
     engine.close()
 
 
-def _stage(ctx: IngestContext, rows: list[tuple[int, str | None, str, str | None]]) -> str:
-    """chk_test: (line_no, CLE_DCI_JNT, line text, problem) as a staged table holds them."""
+def _stage(
+    ctx: IngestContext,
+    rows: list[tuple[int, str | None, str, str | None]],
+    with_h2: bool = True,
+) -> str:
+    """chk_test: (line_no, CLE_DCI_JNT, line text, problem) as a staged table holds them
+    (``with_h2``: both line hashes, as a table without a key is staged)."""
+    h2 = " hash('{text}' || 'x')," if with_h2 else ""
     values = ", ".join(
-        f"(0, {line}, hash('{text}'), hash('{text}' || 'x'), "
+        f"(0, {line}, hash('{text}'),{h2.format(text=text)} "
         f"{'NULL' if key is None else repr(key)}, {'NULL' if problem is None else repr(problem)})"
         for line, key, text, problem in rows
     )
+    h2_column = " h2 UBIGINT," if with_h2 else ""
     ctx.execute(
-        "CREATE TEMP TABLE chk_test (file_id INTEGER, line_no BIGINT, h1 UBIGINT, h2 UBIGINT, "
+        f"CREATE TEMP TABLE chk_test (file_id INTEGER, line_no BIGINT, h1 UBIGINT,{h2_column} "
         '"CLE_DCI_JNT" VARCHAR, problem VARCHAR)'
     )
     ctx.execute(f"INSERT INTO chk_test VALUES {values}")
@@ -71,12 +78,15 @@ def _pairs(ctx: IngestContext, relation: str) -> list[tuple[int, str]]:
         ),
     ],
 )
+@pytest.mark.parametrize("with_h2", [True, False])
 def test_repeated_keys_are_flagged(
     ctx: IngestContext,
     rows: list[tuple[int, str | None, str, str | None]],
     expected: list[tuple[int, str]],
+    with_h2: bool,
 ) -> None:
-    assert _pairs(ctx, _stage(ctx, rows)) == expected
+    # a keyed table is staged with one line hash (``keyed``): the same flags
+    assert _pairs(ctx, _stage(ctx, rows, with_h2)) == expected
 
 
 def test_identical_lines_without_a_key_are_duplicates(ctx: IngestContext) -> None:

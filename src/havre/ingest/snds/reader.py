@@ -91,7 +91,7 @@ class SndsReader:
         parquet = ctx.delivery.files[0].name.endswith(".parquet")
         years = mco_years(set(by_table))
 
-        def stage(table: str, join: StageJoin | None = None) -> None:
+        def stage(table: str, join: StageJoin | None = None, *, keyed: bool = False) -> None:
             fields_of = None
             if table in PMSI:  # every year's file of a PMSI table, staged as one relation
                 files = [f for y in years for f in by_table[f"T_MCO{y}{table[-1]}"]]
@@ -113,6 +113,7 @@ class SndsReader:
                     join=join,
                     keep=keep,
                     fields_of=fields_of,
+                    keyed=keyed,
                 )
             else:
                 stage_delimited(
@@ -125,6 +126,7 @@ class SndsReader:
                     join=join,
                     keep=keep,
                     fields_of=fields_of,
+                    keyed=keyed,
                 )
 
         def resolve(table: str, key: list[str] | None, carried: tuple[str, ...]) -> None:
@@ -160,7 +162,7 @@ class SndsReader:
                 )
 
         # persons first: every other record is joined to them as it is read
-        stage("IR_BEN_R")
+        stage("IR_BEN_R", keyed=True)  # by BEN_NIR and BEN_RNG_GEM (resolve_persons)
         ctx.add_table(resolve_persons(ctx))
         person = ("person_id",)
         stays = [("T_MCO_C", ["ETA_NUM", "RSA_NUM"])] if years else []
@@ -171,7 +173,7 @@ class SndsReader:
             *stays,
         ):
             fields = table_fields(f"T_MCO{years[0]}C" if table in PMSI else table)
-            stage(table, person_join(fields))
+            stage(table, person_join(fields), keyed=key is not None)
             resolve(table, key, person)
             ctx.step(f"{table}: checked, linked to persons, de-duplicated")
         # then what belongs to a claim line or a stay
@@ -205,7 +207,7 @@ class SndsReader:
             mine = ["s.mco_year", "s.ETA_NUM", "s.RSA_NUM"]
             join = parent_join("T_MCO_C", mine, Reason.UNKNOWN_STAY, "RSA_NUM", stay)
             for child, key in (("T_MCO_B", ["ETA_NUM", "RSA_NUM"]), ("T_MCO_D", None)):
-                stage(child, join)
+                stage(child, join, keyed=key is not None)
                 resolve(child, key, stay)
             ctx.step(
                 f"PMSI 20{years[0]}-20{years[-1]}: stays, diagnoses checked and linked to "
