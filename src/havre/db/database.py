@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,17 +103,35 @@ class Database:
         self.engine.dispose()
 
 
+class _Held:
+    """A thread's lone connection: closed when the thread ends (its locals go), when it fails,
+    or when the database is disposed; never from a forked child (the server session is the
+    parent's)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.pid = os.getpid()
+        self.connection = connection
+
+    def close(self) -> None:
+        if os.getpid() == self.pid:
+            with contextlib.suppress(Exception):
+                self.connection.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class _LoneReads:
-    """One DBAPI connection per thread, in autocommit mode, for lone statements. Through the
-    engine, a statement of a microsecond costs ~0.2 ms of connection checkout, transaction
-    events and result wrapping; here it costs the statement. A connection that fails is
-    dropped and the statement tried once on a new one (a restarted PostgreSQL server)."""
+    """One DBAPI connection per thread that reads, in autocommit mode, for lone statements.
+    Through the engine, a statement of a microsecond costs ~0.2 ms of connection checkout,
+    transaction events and result wrapping; here it costs the statement. A connection that
+    fails is dropped and the statement tried once on a new one (a restarted PostgreSQL
+    server). A server's worker threads hold one each, outside the engine's pool."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._local = threading.local()
-        self._lock = threading.Lock()
-        self._open: list[Any] = []
+        self._open: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._texts: dict[Select[Any], str] = {}
 
     def scalar(self, statement: Select[Any]) -> Any:
@@ -134,44 +153,36 @@ class _LoneReads:
         return rows[0][0]
 
     def _run(self, sql: str) -> list[Any]:
-        cursor = self._connection().cursor()
+        cursor = self._held().connection.cursor()
         try:
             cursor.execute(sql)
             return list(cursor.fetchall())  # to the end: SQLite then ends the read
         finally:
             cursor.close()
 
-    def _connection(self) -> Any:
-        held = getattr(self._local, "held", None)
-        if held is not None and held[0] == os.getpid():
-            return held[1]
+    def _held(self) -> _Held:
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None and held.pid == os.getpid():
+            return held
         # a connection of the engine's (its connect events set it up), taken out of the pool
         fairy = self.engine.raw_connection()
         fairy.detach()
         connection: Any = fairy.dbapi_connection
         if self.engine.dialect.name == "postgresql":
             connection.autocommit = True
-        self._local.held = (os.getpid(), connection)
-        with self._lock:
-            self._open.append(connection)
-        return connection
+        held = self._local.held = _Held(connection)
+        self._open.add(held)
+        return held
 
     def _drop(self) -> None:
-        held = getattr(self._local, "held", None)
+        held: _Held | None = getattr(self._local, "held", None)
         self._local.held = None
         if held is not None:
-            with self._lock:
-                if held[1] in self._open:
-                    self._open.remove(held[1])
-            with contextlib.suppress(Exception):
-                held[1].close()
+            held.close()
 
     def close(self) -> None:
-        with self._lock:
-            connections, self._open = self._open, []
-        for connection in connections:
-            with contextlib.suppress(Exception):
-                connection.close()
+        for held in list(self._open):
+            held.close()
         self._local = threading.local()
 
 
