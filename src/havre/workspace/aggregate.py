@@ -8,8 +8,9 @@ each result column is a grouping key, a constant, or an expression over allowed 
 aggregates, which hand out one person's value); no grouping by ``person_id``; no sub-query or
 window function in the result columns. The service then adds one column to that same SELECT:
 ``count(DISTINCT s.person_id)`` for each person-bearing source ``s`` of its FROM clause (the
-least of them when several): same FROM, WHERE, GROUP BY and HAVING, so it counts the persons
-behind each row. A derived table or CTE counts as person-bearing only when its ``person_id``
+least of them when several; sources an inner join or the WHERE holds equal on ``person_id``
+are counted once): same FROM, WHERE, GROUP BY and HAVING, so it counts the persons behind
+each row. A derived table or CTE counts as person-bearing only when its ``person_id``
 is a plain copy of a workspace table's ``person_id`` (an alias cannot pass a record id off as
 persons). Rows below the threshold are suppressed before anything is returned.
 """
@@ -267,7 +268,51 @@ def _person_sources(root: exp.Select, schema: Schema) -> list[str]:
     for name, (_node, source) in scope.selected_sources.items():
         if _genuine(source, schema, 0):
             found.append(name)
-    return sorted(found)
+    return _one_per_person(scope.expression, sorted(found))
+
+
+def _one_per_person(select: exp.Expr, sources: list[str]) -> list[str]:
+    """One source of each set whose ``person_id`` columns are equal on every row the query
+    sees: joined by an INNER JOIN whose ON condition, or by a WHERE, holds
+    ``a.person_id = b.person_id`` as one of its top-level conjuncts. Their counts of persons
+    are the same, so one is counted; an outer join (whose other side may be NULL), an
+    equality under OR or NOT, or one between other columns leaves both counted."""
+    parent = {source: source for source in sources}
+
+    def root(source: str) -> str:
+        while parent[source] != source:
+            source = parent[source]
+        return source
+
+    conditions = [select.args.get("where")]
+    for join in select.args.get("joins") or []:
+        if not join.side and join.kind in ("", "INNER"):
+            conditions.append(join.args.get("on"))
+    for condition in conditions:
+        if condition is None:
+            continue
+        top = condition.this if isinstance(condition, exp.Where) else condition
+        for conjunct in top.flatten() if isinstance(top, exp.And) else [top]:
+            pair = _person_equality(conjunct, parent)
+            if pair is not None:
+                first, second = sorted(root(name) for name in pair)
+                parent[second] = first
+    return sorted({root(source) for source in sources})
+
+
+def _person_equality(node: exp.Expr, sources: Mapping[str, str]) -> tuple[str, str] | None:
+    """The two sources of ``a.person_id = b.person_id``, when ``node`` is that."""
+    if not isinstance(node, exp.EQ):
+        return None
+    sides = (node.this, node.expression)
+    names = []
+    for side in sides:
+        if not (isinstance(side, exp.Column) and side.name.lower() == PERSON):
+            return None
+        if side.table not in sources:
+            return None
+        names.append(side.table)
+    return (names[0], names[1]) if names[0] != names[1] else None
 
 
 def _genuine(source: exp.Table | Scope, schema: Schema, depth: int) -> bool:

@@ -26,10 +26,36 @@ SCHEMA = {
     [
         ("SELECT gender_concept_id, count(*) FROM person GROUP BY 1", ("person",)),
         ("SELECT count(*) AS n, avg(year_of_birth) FROM person p", ("p",)),
-        (
+        (  # an inner join on person_id: the same persons on every row, counted once
             "SELECT p.gender_concept_id g, count(DISTINCT c.person_id) FROM person p "
             "JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
+            ("c",),
+        ),
+        (  # an outer join: the other side may be NULL, both are counted
+            "SELECT p.gender_concept_id g, count(*) FROM person p "
+            "LEFT JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
             ("c", "p"),
+        ),
+        (  # equal by the WHERE, beside another condition
+            "SELECT count(*) FROM person p, condition_occurrence c "
+            "WHERE c.person_id = p.person_id AND p.year_of_birth > 1950",
+            ("c",),
+        ),
+        (  # under OR the equality does not hold on every row
+            "SELECT count(*) FROM person p JOIN condition_occurrence c "
+            "ON c.person_id = p.person_id OR p.year_of_birth > 1950",
+            ("c", "p"),
+        ),
+        (  # person_id equal to another column
+            "SELECT count(*) FROM person p JOIN condition_occurrence c "
+            "ON c.visit_occurrence_id = p.person_id",
+            ("c", "p"),
+        ),
+        (  # USING, then an inner join to the outer-joined side: two sets of equal sources
+            "SELECT count(*) FROM person p JOIN condition_occurrence c USING (person_id) "
+            "LEFT JOIN person q ON q.person_id = p.person_id "
+            "JOIN condition_occurrence d ON d.person_id = q.person_id",
+            ("c", "d"),
         ),
         (
             "SELECT n, count(*) FROM (SELECT person_id, count(*) AS n "
