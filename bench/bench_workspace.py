@@ -227,6 +227,7 @@ def run(scale: str) -> BenchResult:
         label = f"{prepared.persons:,} persons"
         result.add(f"{label}: share of persons in the permit", prepared.share, "ratio")
         project = prepared.projects["row-level"]
+        build_load = os.getloadavg()[0]
         child, built = _build(home, project, prepared.token)
         result.add(f"{label}: workspace rows", built["rows"], "rows")
         result.add(f"{label}: workspace persons", built["persons"], "persons")
@@ -239,6 +240,10 @@ def run(scale: str) -> BenchResult:
         )
         result.add(f"{label}: extraction alone", built["seconds"], "s")
         result.add(f"{label}: build peak memory", child.peak_rss_bytes / 2**30, "GiB")
+        # the machine's load before the build and before the queries: wall times and the
+        # governance's fixed cost (a durable commit) mean little without it
+        result.add("load average before the build", build_load, "")
+        result.add("load average before the queries", os.getloadavg()[0], "")
         timings = _timed_queries(home, project, prepared.token)
         cold = next(iter(timings.values()))[2]
         result.add("cold load of the workspace (decrypt + load)", cold, "s")
