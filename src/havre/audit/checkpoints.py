@@ -153,15 +153,21 @@ class Checkpointer:
     def __init__(self, signer: Signer, policy: CheckpointPolicy | None = None) -> None:
         self.signer = signer
         self.policy = policy or CheckpointPolicy()
-        # the last checkpoint read (size, time), committed when read. Checkpoints are only
+        # the last checkpoint read (size, time), committed when read; (0, the first entry's
+        # time) while there is none. Checkpoints are only
         # ever added, and the rule is monotone: a checkpoint older than the last one can only
         # say "due" where the last would not, never the reverse. So "not due" from the kept
         # one is the answer, and "due" is confirmed by reading the table again.
         self._last: tuple[int, dt.datetime] | None = None
 
-    def due(self, session: Session, head_seq: int, now: dt.datetime) -> bool:
+    def surely_not_due(self, head_seq: int, now: dt.datetime) -> bool:
+        """True when the last checkpoint read says none is due (no read: False is "ask
+        ``due``", which reads the table)."""
         kept = self._last
-        if kept is not None and not self.policy.due(head_seq, kept[0], kept[1], now):
+        return kept is not None and not self.policy.due(head_seq, kept[0], kept[1], now)
+
+    def due(self, session: Session, head_seq: int, now: dt.datetime) -> bool:
+        if self.surely_not_due(head_seq, now):
             return False
         last = session.execute(
             select(AuditCheckpointRow.tree_size, AuditCheckpointRow.created_at)
@@ -170,15 +176,16 @@ class Checkpointer:
         ).first()
         if last is not None:
             size, made = int(last[0]), as_utc(last[1])
-            if not session.info.get(_MADE_ONE):
-                self._last = (size, made)
-            return self.policy.due(head_seq, size, made, now)
-        first = session.execute(
-            select(AuditEntryRow.ts).order_by(AuditEntryRow.seq).limit(1)
-        ).scalar_one_or_none()
-        if first is None:
-            return False
-        return self.policy.due(head_seq, 0, as_utc(first), now)
+        else:  # none yet: counted from the first entry (an older one only says "due" sooner)
+            first = session.execute(
+                select(AuditEntryRow.ts).order_by(AuditEntryRow.seq).limit(1)
+            ).scalar_one_or_none()
+            if first is None:
+                return False
+            size, made = 0, as_utc(first)
+        if not session.info.get(_MADE_ONE):
+            self._last = (size, made)
+        return self.policy.due(head_seq, size, made, now)
 
     def create(
         self, session: Session, head_seq: int, head_hash: str, now: dt.datetime

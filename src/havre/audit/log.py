@@ -28,12 +28,14 @@ from havre.audit.rows import EntryRow, canonical_bytes
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.clock import Clock, SystemClock
+from havre.db.plain import PlainTransaction
 
 _ENTRIES = cast(Table, AuditEntryRow.__table__)
 _HEAD = cast(Table, AuditHeadRow.__table__)
 # the head as plain columns: every audited action reads and moves it, and the ORM's object
 # for it cost more than the two statements themselves
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
+_ENTRIES_INSERT = insert(_ENTRIES)
 _MOVE_HEAD = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
@@ -91,16 +93,7 @@ class AuditLog:
 
     def append_many(self, session: Session, entries: Sequence[PendingEntry]) -> list[AuditRecord]:
         """Append several entries under one head lock (all or nothing, with the caller)."""
-        texts: list[str] = []
-        for entry in entries:
-            if not is_registered(str(entry.action)):
-                raise ValueError(f"unregistered audit action {entry.action!r}")
-            details = dict(entry.details or {})
-            text = canonical_text(details)
-            check_details(details, encoded_size=len(text.encode("utf-8")))
-            check_identifier(entry.target.id, "target id")
-            check_identifier(entry.project_id or entry.actor.project_id, "project id")
-            texts.append(text)
+        texts = _checked(entries)
         if not entries:
             return []
         head = _lock(session)
@@ -110,6 +103,26 @@ class AuditLog:
             if self.checkpointer.due(session, head.seq, now):
                 self._checkpoint(session, head, now)
         return records
+
+    def append_plainly(self, tx: PlainTransaction, entry: PendingEntry) -> AuditRecord | None:
+        """``append`` in a plain transaction (``havre.db.plain``): the same entry, written by
+        the same statements without a session. None, with nothing written, where only the
+        session path can append: the log has no head yet, or a checkpoint may be due (making
+        one needs the session); the caller then abandons the transaction and appends through
+        a session."""
+        texts = _checked([entry])
+        found = tx.rows(_LOCK_HEAD)
+        if not found:
+            return None
+        head = _Head(int(found[0][0]), found[0][1])
+        if self.checkpointer is not None and not self.checkpointer.surely_not_due(
+            head.seq + 1, self.clock.now()
+        ):
+            return None
+        rows, records = self._rows(head, [entry], texts)
+        tx.execute_many(_ENTRIES_INSERT, rows)
+        tx.rows(_MOVE_HEAD, {"new_seq": head.seq, "new_hash": head.entry_hash})
+        return records[0]
 
     def checkpoint(self, session: Session) -> Checkpoint:
         """Sign a checkpoint of the log as it stands in this transaction (on demand)."""
@@ -145,6 +158,16 @@ class AuditLog:
         entries: Sequence[PendingEntry],
         texts: Sequence[str] | None = None,
     ) -> list[AuditRecord]:
+        rows, records = self._rows(head, entries, texts)
+        session.execute(_ENTRIES_INSERT, rows)
+        session.execute(_MOVE_HEAD, {"new_seq": head.seq, "new_hash": head.entry_hash})
+        session.flush()
+        return records
+
+    def _rows(
+        self, head: _Head, entries: Sequence[PendingEntry], texts: Sequence[str] | None
+    ) -> tuple[list[dict[str, Any]], list[AuditRecord]]:
+        """The rows of ``entries`` chained after ``head``, which moves past them."""
         records: list[AuditRecord] = []
         rows: list[dict[str, Any]] = []
         seq, prev_hash = int(head.seq), head.entry_hash
@@ -203,11 +226,8 @@ class AuditLog:
                     entry_hash=entry_hash,
                 )
             )
-        session.execute(insert(_ENTRIES), rows)
-        session.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
         head.seq, head.entry_hash = seq, prev_hash
-        session.flush()
-        return records
+        return rows, records
 
     @staticmethod
     def lock_head(session: Session) -> None:
@@ -218,6 +238,21 @@ class AuditLog:
     def size(session: Session) -> int:
         found = session.execute(select(_HEAD.c.seq).where(_HEAD.c.id == 1)).scalar_one_or_none()
         return 0 if found is None else int(found)
+
+
+def _checked(entries: Sequence[PendingEntry]) -> list[str]:
+    """The canonical text of each entry's details, once the entry passed the log's checks."""
+    texts: list[str] = []
+    for entry in entries:
+        if not is_registered(str(entry.action)):
+            raise ValueError(f"unregistered audit action {entry.action!r}")
+        details = dict(entry.details or {})
+        text = canonical_text(details)
+        check_details(details, encoded_size=len(text.encode("utf-8")))
+        check_identifier(entry.target.id, "target id")
+        check_identifier(entry.project_id or entry.actor.project_id, "project id")
+        texts.append(text)
+    return texts
 
 
 def _lock(session: Session) -> _Head:

@@ -25,6 +25,7 @@ from sqlalchemy.sql import Select
 
 from havre.core.config import mask_url
 from havre.core.errors import ConfigError, DatabaseUnavailable
+from havre.db.plain import PlainTransaction, Statements
 
 SQLITE_BUSY_MS = 30_000
 READ_ONLY = "havre_read_only"  # execution option of the read-only sessions
@@ -95,6 +96,16 @@ class Database:
         session, no pool; for hot paths."""
         return self._lone.scalar(statement)
 
+    @contextlib.contextmanager
+    def plain_transaction(self) -> Iterator[PlainTransaction]:
+        """A write transaction of plain statements (``havre.db.plain``) on this thread's own
+        connection: ``BEGIN IMMEDIATE`` on SQLite, as the sessions'; committed when the block
+        ends (rolled back if it raised or abandoned it). For hot paths only."""
+        with self._lone.transaction(
+            "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
+        ) as tx:
+            yield tx
+
     def session(self) -> Session:
         return self._sessions()
 
@@ -133,6 +144,7 @@ class _LoneReads:
         self._local = threading.local()
         self._open: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._texts: dict[Select[Any], str] = {}
+        self._statements = Statements(engine.dialect)
 
     def scalar(self, statement: Select[Any]) -> Any:
         sql = self._texts.get(statement)
@@ -151,6 +163,31 @@ class _LoneReads:
         if len(rows) != 1:
             raise LookupError(f"expected one row, got {len(rows)}: {sql}")
         return rows[0][0]
+
+    @contextlib.contextmanager
+    def transaction(self, begin: str) -> Iterator[PlainTransaction]:
+        cursor = self._held().connection.cursor()
+        try:
+            cursor.execute(begin)
+            tx = PlainTransaction(cursor, self._statements)
+            try:
+                yield tx
+            except BaseException:
+                self._end(cursor, "ROLLBACK")
+                raise
+            self._end(cursor, "ROLLBACK" if tx.abandoned else "COMMIT")
+        finally:
+            cursor.close()
+
+    def _end(self, cursor: Any, how: str) -> None:
+        """End the transaction; if that fails, the connection goes (never left in one)."""
+        try:
+            cursor.execute(how)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                cursor.execute("ROLLBACK")
+            self._drop()
+            raise
 
     def _run(self, sql: str) -> list[Any]:
         cursor = self._held().connection.cursor()

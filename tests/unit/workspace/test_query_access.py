@@ -4,14 +4,19 @@ query, whichever process made the change."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import text
 
+from havre.audit.checkpoints import CheckpointPolicy
+from havre.core.actor import Actor
 from havre.core.clock import FixedClock
 from havre.core.config import load_settings
 from havre.core.errors import PermissionDenied
 from havre.db import changes
 from havre.hub import Hub
+from havre.workspace.actions import WorkspaceAction
 
 from .conftest import WHY, HubWorld, audit_lines
 
@@ -89,3 +94,78 @@ def test_expiry_on_the_clock_stops_the_next_query(world: HubWorld, clock: FixedC
         hub.workspaces.query(researcher, project, SQL)
     assert changes.counter_now(hub.db) == counter
     assert hub.workspaces.loaded() == []
+
+
+def _sessions_used(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The projects whose query completions went through a session (``_recording``)."""
+    used: list[str] = []
+    recording = hub.workspaces._recording
+
+    def counted(actor: Actor, action: WorkspaceAction, project_id: str) -> Any:
+        used.append(project_id)
+        return recording(actor, action, project_id)
+
+    monkeypatch.setattr(hub.workspaces, "_recording", counted)
+    return used
+
+
+def _entry_shape(line: dict[str, Any]) -> dict[str, Any]:
+    details = {k: v for k, v in line["details"].items() if k != "seconds"}
+    return {**line, "details": details}
+
+
+def test_a_warm_query_is_audited_by_plain_statements_alike(
+    world: HubWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In the steady state the completion writes its entry without a session: the same entry
+    as the session path's, in the same chain."""
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    used = _sessions_used(hub, monkeypatch)
+    with monkeypatch.context() as patched:
+        patched.setattr(hub.workspaces.permits, "kept_access", lambda *args: None)
+        hub.workspaces.query(researcher, project, SQL)
+    assert used == [project]
+    hub.workspaces.query(researcher, project, SQL)
+    assert used == [project]  # the second went by plain statements
+    by_session, plainly = audit_lines(hub, "workspace.query")[-2:]
+    assert _entry_shape(plainly) == _entry_shape(by_session)
+    assert plainly["outcome"] == "ok" and plainly["details"]["rows"] == 1
+    assert hub.audit_trail.verify().ok
+
+
+def test_a_due_checkpoint_takes_the_session_path_and_is_made(
+    world: HubWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    used = _sessions_used(hub, monkeypatch)
+    checkpointer = hub.audit.checkpointer
+    assert checkpointer is not None
+    made = len(hub.audit_trail.checkpoints())
+    checkpointer.policy = CheckpointPolicy(every_entries=1)
+    hub.workspaces.query(researcher, project, SQL)
+    assert used == [project]
+    assert len(hub.audit_trail.checkpoints()) == made + 1
+    assert hub.audit_trail.verify().ok
+
+
+def test_after_a_change_the_completion_reads_through_a_session(
+    world: HubWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The permit kept at an older counter is no answer: the session path reads it again."""
+    hub = world.hub
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    used = _sessions_used(hub, monkeypatch)
+    with hub.db.transaction() as session:  # any change to a counted table raises the counter
+        session.execute(text("UPDATE users SET name = name"))
+    hub.workspaces.query(researcher, project, SQL)  # the admission reads and keeps again
+    assert used == []  # ... so the completion finds it kept at the new counter
+    monkeypatch.setattr(hub.workspaces.permits, "kept_access", lambda *args: None)
+    hub.workspaces.query(researcher, project, SQL)
+    assert used == [project]
+    assert [line["outcome"] for line in audit_lines(hub, "workspace.query")][-2:] == ["ok", "ok"]
+    assert hub.audit_trail.verify().ok

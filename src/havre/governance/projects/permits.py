@@ -93,14 +93,29 @@ class Permits:
         ``counter``: the governance change counter, read before this call (in ``session``'s
         transaction or earlier); the project's status and permit in force are then taken from
         what was read at that counter, if anything was (``havre.db.changes``)."""
-        user_id = require_person(actor, "use a project's data")
-        when = as_utc(now) if now is not None else self.clock.now()
-        if actor.project_id not in (None, project_id):
-            raise PermissionDenied(
-                f"This request acts for project {actor.project_id}, not {project_id}.",
-                hint=f"act for project {project_id} (--project {project_id})",
-            )
+        user_id = _caller(actor, project_id)
         status, stored = self._in_force(project_id, session, counter)
+        return self._allowed(actor, user_id, project_id, status, stored, now)
+
+    def kept_access(self, actor: Actor, project_id: str, counter: int) -> Permit | None:
+        """``require_access`` from what was read at ``counter`` alone, reading nothing: None
+        when nothing was (the caller then asks ``require_access``)."""
+        user_id = _caller(actor, project_id)
+        kept = self._kept.get(counter, project_id)
+        if kept is None:
+            return None
+        return self._allowed(actor, user_id, project_id, kept[0], kept[1], None)
+
+    def _allowed(
+        self,
+        actor: Actor,
+        user_id: str,
+        project_id: str,
+        status: str,
+        stored: Permit | None,
+        now: dt.datetime | None,
+    ) -> Permit:
+        when = as_utc(now) if now is not None else self.clock.now()
         if status == ProjectStatus.CLOSED:
             raise PermissionDenied(
                 f"Project {project_id} is closed: its data can no longer be used.",
@@ -130,3 +145,14 @@ class Permits:
                 hint="only the persons the permit names may use its data; an amendment adds one",
             )
         return permit
+
+
+def _caller(actor: Actor, project_id: str) -> str:
+    """The person acting, for this project (before anything is read)."""
+    user_id = require_person(actor, "use a project's data")
+    if actor.project_id not in (None, project_id):
+        raise PermissionDenied(
+            f"This request acts for project {actor.project_id}, not {project_id}.",
+            hint=f"act for project {project_id} (--project {project_id})",
+        )
+    return user_id
