@@ -28,11 +28,21 @@ class _Statement:
         # the parameters' order for positional styles (SQLite's ?), None for named ones
         self.order: Sequence[str] | None = getattr(self.compiled, "positiontup", None)
         self.processors: Mapping[str, Any] = getattr(self.compiled, "_bind_processors", {})
+        # every parameter with the value the statement gives it (None where the caller must)
+        self.defaults: dict[str, Any] = dict(
+            self.compiled.construct_params(_check=False) or {}  # type: ignore[call-arg]
+        )
+        self.required = frozenset(name for name, value in self.defaults.items() if value is None)
 
     def parameters(self, values: Mapping[str, Any] | None) -> Sequence[Any] | dict[str, Any]:
-        params = dict(self.compiled.construct_params(dict(values) if values else None) or {})
+        given = values or {}
+        if not self.required <= given.keys() or not given.keys() <= self.defaults.keys():
+            missing = sorted(self.required - given.keys())
+            unknown = sorted(given.keys() - self.defaults.keys())
+            raise KeyError(f"parameters missing {missing} or unknown {unknown}: {self.sql}")
+        params = {**self.defaults, **given}
         for name, process in self.processors.items():
-            if params.get(name) is not None:
+            if params[name] is not None:
                 params[name] = process(params[name])
         if self.order is not None:
             return [params[name] for name in self.order]
