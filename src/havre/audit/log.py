@@ -56,6 +56,10 @@ def _roles_text(roles: tuple[str, ...]) -> str:
     return canonical_text(list(roles))
 
 
+# a pure function of the text; a person's queries repeat one justification
+_redacted = functools.lru_cache(maxsize=1024)(redact)
+
+
 @dataclass(frozen=True)
 class PendingEntry:
     """One action to append with ``append_many``."""
@@ -104,25 +108,25 @@ class AuditLog:
                 self._checkpoint(session, head, now)
         return records
 
-    def append_plainly(self, tx: PlainTransaction, entry: PendingEntry) -> AuditRecord | None:
+    def append_plainly(self, tx: PlainTransaction, entry: PendingEntry) -> bool:
         """``append`` in a plain transaction (``havre.db.plain``): the same entry, written by
-        the same statements without a session. None, with nothing written, where only the
+        the same statements without a session. False, with nothing written, where only the
         session path can append: the log has no head yet, or a checkpoint may be due (making
         one needs the session); the caller then abandons the transaction and appends through
         a session."""
         texts = _checked([entry])
         found = tx.rows(_LOCK_HEAD)
         if not found:
-            return None
+            return False
         head = _Head(int(found[0][0]), found[0][1])
         if self.checkpointer is not None and not self.checkpointer.surely_not_due(
             head.seq + 1, self.clock.now()
         ):
-            return None
-        rows, records = self._rows(head, [entry], texts)
+            return False
+        rows, _ = self._rows(head, [entry], texts, records_too=False)
         tx.execute_many(_ENTRIES_INSERT, rows)
         tx.rows(_MOVE_HEAD, {"new_seq": head.seq, "new_hash": head.entry_hash})
-        return records[0]
+        return True
 
     def checkpoint(self, session: Session) -> Checkpoint:
         """Sign a checkpoint of the log as it stands in this transaction (on demand)."""
@@ -165,9 +169,15 @@ class AuditLog:
         return records
 
     def _rows(
-        self, head: _Head, entries: Sequence[PendingEntry], texts: Sequence[str] | None
+        self,
+        head: _Head,
+        entries: Sequence[PendingEntry],
+        texts: Sequence[str] | None,
+        *,
+        records_too: bool = True,
     ) -> tuple[list[dict[str, Any]], list[AuditRecord]]:
-        """The rows of ``entries`` chained after ``head``, which moves past them."""
+        """The rows of ``entries`` chained after ``head``, which moves past them (and their
+        records, unless ``records_too`` is false)."""
         records: list[AuditRecord] = []
         rows: list[dict[str, Any]] = []
         seq, prev_hash = int(head.seq), head.entry_hash
@@ -190,9 +200,9 @@ class AuditLog:
                 action=str(entry.action),
                 target_kind=entry.target.kind,
                 target_id=entry.target.id,
-                justification=redact(actor.justification),
+                justification=_redacted(actor.justification),
                 outcome=Outcome(entry.outcome).value,
-                reason=redact(entry.reason),
+                reason=_redacted(entry.reason),
                 details=details_text,
                 prev_hash=prev_hash,
                 entry_hash="",
@@ -204,6 +214,8 @@ class AuditLog:
             prev_hash = entry_hash
             # the hashed text is stored too: verification hashes it in bulk (see ``bulk``)
             rows.append({**row._asdict(), "canonical": canonical.decode("utf-8")})
+            if not records_too:
+                continue
             records.append(
                 AuditRecord(
                     seq=seq,

@@ -93,10 +93,9 @@ class QueryingMixin(WorkspaceBase):
                         project_id=project_id,
                     )
                     counter = changes.counter_in(tx)
-                    if (
-                        self.permits.kept_access(actor, project_id, counter) is not None
-                        and self.audit.append_plainly(tx, entry) is not None
-                    ):
+                    if self.permits.kept_access(
+                        actor, project_id, counter
+                    ) is not None and self.audit.append_plainly(tx, entry):
                         return
                     tx.abandon()
         with self._recording(actor, ACTION, project_id) as scope:
