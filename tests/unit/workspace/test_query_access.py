@@ -109,6 +109,13 @@ def _sessions_used(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return used
 
 
+def _watched(world: HubWorld, monkeypatch: pytest.MonkeyPatch) -> tuple[Hub, str, Actor, list[str]]:
+    """A warm project, its researcher, and the list of completions that took a session."""
+    project = _warm(world)
+    researcher = world.actor(world.researcher, project, WHY)
+    return world.hub, project, researcher, _sessions_used(world.hub, monkeypatch)
+
+
 def _entry_shape(line: dict[str, Any]) -> dict[str, Any]:
     details = {k: v for k, v in line["details"].items() if k != "seconds"}
     return {**line, "details": details}
@@ -119,10 +126,7 @@ def test_a_warm_query_is_audited_by_plain_statements_alike(
 ) -> None:
     """In the steady state the completion writes its entry without a session: the same entry
     as the session path's, in the same chain."""
-    hub = world.hub
-    project = _warm(world)
-    researcher = world.actor(world.researcher, project, WHY)
-    used = _sessions_used(hub, monkeypatch)
+    hub, project, researcher, used = _watched(world, monkeypatch)
     with monkeypatch.context() as patched:
         patched.setattr(hub.workspaces.permits, "kept_access", lambda *args: None)
         hub.workspaces.query(researcher, project, SQL)
@@ -138,10 +142,7 @@ def test_a_warm_query_is_audited_by_plain_statements_alike(
 def test_a_due_checkpoint_takes_the_session_path_and_is_made(
     world: HubWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = world.hub
-    project = _warm(world)
-    researcher = world.actor(world.researcher, project, WHY)
-    used = _sessions_used(hub, monkeypatch)
+    hub, project, researcher, used = _watched(world, monkeypatch)
     checkpointer = hub.audit.checkpointer
     assert checkpointer is not None
     made = len(hub.audit_trail.checkpoints())
@@ -156,10 +157,7 @@ def test_after_a_change_the_completion_reads_through_a_session(
     world: HubWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The permit kept at an older counter is no answer: the session path reads it again."""
-    hub = world.hub
-    project = _warm(world)
-    researcher = world.actor(world.researcher, project, WHY)
-    used = _sessions_used(hub, monkeypatch)
+    hub, project, researcher, used = _watched(world, monkeypatch)
     with hub.db.transaction() as session:  # any change to a counted table raises the counter
         session.execute(text("UPDATE users SET name = name"))
     hub.workspaces.query(researcher, project, SQL)  # the admission reads and keeps again
