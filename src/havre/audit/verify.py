@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from havre.audit.archive import ArchiveFile, ArchiveRecord, list_archives
 from havre.audit.bulk import BulkScanner, blocks, end_read, fetch, last_seq, pages
-from havre.audit.checkpoints import Checkpoint, list_checkpoints
+from havre.audit.checkpoints import Checkpoint, checkpoint_root, list_checkpoints
 from havre.audit.column_check import ColumnCheck, first_mismatch
 from havre.audit.entry import GENESIS_HASH
 from havre.audit.fastrows import DatabaseSource, FastRow
@@ -452,7 +452,7 @@ def _cross_check(
         except (ValueError, KeyError, TypeError):
             continue
         made = by_number.get(number)
-        if made is None or made.tree_size != size or made.root_hash != details.get("root_hash"):
+        if made is None or made.tree_size != size or made.root_hash != checkpoint_root(details):
             return Finding(
                 Damage.DELETED,
                 size,

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import select, text
 
 from havre.audit import AuditAction, HubAction, Target
-from havre.audit.checkpoints import CheckpointPolicy
+from havre.audit.checkpoints import Checkpoint, CheckpointPolicy, checkpoint_details
+from havre.audit.hygiene import check_details
 from havre.audit.log import row_to_record
 from havre.audit.merkle import MerkleTree, leaf_hash
 from havre.audit.models import AuditEntryRow
@@ -125,7 +126,7 @@ def test_on_demand_checkpoint_is_audited(hub: Hub) -> None:
     assert record.details == {
         "checkpoint": 1,
         "tree_size": 1,
-        "root_hash": made.root_hash,
+        "root_sha256": made.root_hash,
         "automatic": False,
     }
     assert record.target_id == "1"
@@ -166,3 +167,35 @@ def test_public_keys_export_and_reload(sqlite_hub: Hub, tmp_path: Path) -> None:
     assert rotated.key_id == "audit/signing@2"
     assert sqlite_hub.audit_trail.verify().ok  # both versions still verify
     assert not rotated.verify_signature(TrustedKeys.from_file(as_json))
+
+
+def test_a_checkpoint_entry_of_either_age_names_its_root(sqlite_hub: Hub) -> None:
+    """Entries written before the root was named ``root_sha256`` say ``root_hash``: both are
+    checked against the checkpoint they name."""
+    made = sqlite_hub.audit_trail.checkpoint(Actor.operator("weekly seal"))
+    older = {"checkpoint": made.number, "tree_size": made.tree_size, "automatic": False}
+    with sqlite_hub.db.transaction() as session:
+        sqlite_hub.audit.append(
+            session,
+            Actor.operator("test"),
+            AuditAction.CHECKPOINT,
+            Target("audit_checkpoint", str(made.number)),
+            details={**older, "root_hash": made.root_hash},
+        )
+    assert sqlite_hub.audit_trail.verify().ok
+    with sqlite_hub.db.transaction() as session:
+        sqlite_hub.audit.append(
+            session,
+            Actor.operator("test"),
+            AuditAction.CHECKPOINT,
+            Target("audit_checkpoint", str(made.number)),
+            details={**older, "root_hash": "0" * 64},
+        )
+    assert not sqlite_hub.audit_trail.verify().ok
+
+
+def test_a_root_with_a_nir_shaped_run_is_written() -> None:
+    # a root seen in a test run would have failed the append under its former key
+    seen = "467afeadc7613485509374240786256721724dac118bdd31427fc29f12aa9090"
+    checkpoint = Checkpoint(1, 5, seen, seen, START, "hub", "audit/signing", 1, "")
+    check_details(checkpoint_details(checkpoint, automatic=True))
