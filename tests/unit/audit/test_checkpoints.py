@@ -173,24 +173,25 @@ def test_a_checkpoint_entry_of_either_age_names_its_root(sqlite_hub: Hub) -> Non
     """Entries written before the root was named ``root_sha256`` say ``root_hash``: both are
     checked against the checkpoint they name."""
     made = sqlite_hub.audit_trail.checkpoint(Actor.operator("weekly seal"))
-    older = {"checkpoint": made.number, "tree_size": made.tree_size, "automatic": False}
-    with sqlite_hub.db.transaction() as session:
-        sqlite_hub.audit.append(
-            session,
-            Actor.operator("test"),
-            AuditAction.CHECKPOINT,
-            Target("audit_checkpoint", str(made.number)),
-            details={**older, "root_hash": made.root_hash},
-        )
+
+    def record(root: str) -> None:
+        with sqlite_hub.db.transaction() as session:
+            sqlite_hub.audit.append(
+                session,
+                Actor.operator("test"),
+                AuditAction.CHECKPOINT,
+                Target("audit_checkpoint", str(made.number)),
+                details={
+                    "checkpoint": made.number,
+                    "tree_size": made.tree_size,
+                    "automatic": False,
+                    "root_hash": root,
+                },
+            )
+
+    record(made.root_hash)
     assert sqlite_hub.audit_trail.verify().ok
-    with sqlite_hub.db.transaction() as session:
-        sqlite_hub.audit.append(
-            session,
-            Actor.operator("test"),
-            AuditAction.CHECKPOINT,
-            Target("audit_checkpoint", str(made.number)),
-            details={**older, "root_hash": "0" * 64},
-        )
+    record("0" * 64)
     assert not sqlite_hub.audit_trail.verify().ok
 
 
