@@ -65,7 +65,7 @@ class Database:
         self._readers = sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
-        self._lone = _LoneReads(self.engine)
+        self._own = _OwnConnections(self.engine)
 
     @property
     def masked_url(self) -> str:
@@ -94,14 +94,14 @@ class Database:
         """The one value of one constant SELECT, run outside any unit of work
         (the statement reads a snapshot of its own) on this thread's own connection: no
         session, no pool; for hot paths."""
-        return self._lone.scalar(statement)
+        return self._own.scalar(statement)
 
     @contextlib.contextmanager
     def plain_transaction(self) -> Iterator[PlainTransaction]:
         """A write transaction of plain statements (``havre.db.plain``) on this thread's own
         connection: ``BEGIN IMMEDIATE`` on SQLite, as the sessions'; committed when the block
         ends (rolled back if it raised or abandoned it). For hot paths only."""
-        with self._lone.transaction(
+        with self._own.transaction(
             "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
         ) as tx:
             yield tx
@@ -110,7 +110,7 @@ class Database:
         return self._sessions()
 
     def dispose(self) -> None:
-        self._lone.close()
+        self._own.close()
         self.engine.dispose()
 
 
@@ -132,37 +132,33 @@ class _Held:
         self.close()
 
 
-class _LoneReads:
-    """One DBAPI connection per thread that reads, in autocommit mode, for lone statements.
-    Through the engine, a statement of a microsecond costs ~0.2 ms of connection checkout,
-    transaction events and result wrapping; here it costs the statement. A connection that
-    fails is dropped and the statement tried once on a new one (a restarted PostgreSQL
-    server). A server's worker threads hold one each, outside the engine's pool."""
+class _OwnConnections:
+    """One DBAPI connection per thread that uses it, in autocommit mode: for lone statements
+    and plain transactions (``havre.db.plain``). Through the engine, a statement of a
+    microsecond costs ~0.2 ms of connection checkout, transaction events and result wrapping;
+    here it costs the statement. A connection that fails a lone statement is dropped and the
+    statement tried once on a new one (a restarted PostgreSQL server). A server's worker
+    threads hold one each, outside the engine's pool."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._local = threading.local()
         self._open: weakref.WeakSet[_Held] = weakref.WeakSet()
-        self._texts: dict[Select[Any], str] = {}
         self._statements = Statements(engine.dialect)
 
     def scalar(self, statement: Select[Any]) -> Any:
-        sql = self._texts.get(statement)
-        if sql is None:
-            # values written into the text: lone statements are module constants
-            compiled = statement.compile(
-                dialect=self.engine.dialect, compile_kwargs={"literal_binds": True}
-            )
-            sql = self._texts.setdefault(statement, str(compiled))
-        errors = self.engine.dialect.loaded_dbapi.Error
         try:
-            rows = self._run(sql)
-        except errors:
+            return self._scalar(statement)
+        except self.engine.dialect.loaded_dbapi.Error:
             self._drop()
-            rows = self._run(sql)
-        if len(rows) != 1:
-            raise LookupError(f"expected one row, got {len(rows)}: {sql}")
-        return rows[0][0]
+            return self._scalar(statement)
+
+    def _scalar(self, statement: Select[Any]) -> Any:
+        cursor = self._held().connection.cursor()
+        try:  # read to the end (``PlainTransaction.rows``): SQLite then ends the read
+            return PlainTransaction(cursor, self._statements).scalar(statement)
+        finally:
+            cursor.close()
 
     @contextlib.contextmanager
     def transaction(self, begin: str) -> Iterator[PlainTransaction]:
@@ -188,14 +184,6 @@ class _LoneReads:
                 cursor.execute("ROLLBACK")
             self._drop()
             raise
-
-    def _run(self, sql: str) -> list[Any]:
-        cursor = self._held().connection.cursor()
-        try:
-            cursor.execute(sql)
-            return list(cursor.fetchall())  # to the end: SQLite then ends the read
-        finally:
-            cursor.close()
 
     def _held(self) -> _Held:
         held: _Held | None = getattr(self._local, "held", None)

@@ -66,8 +66,9 @@ class Statements:
 
 
 class PlainTransaction:
-    """Statements in one transaction on one DBAPI cursor (``Database.plain_transaction``).
-    ``abandon`` rolls the transaction back at the end of the block instead of committing."""
+    """Statements on one DBAPI cursor: in one transaction (``Database.plain_transaction``;
+    ``abandon`` rolls it back at the end of the block instead of committing), or one lone
+    statement in autocommit (``Database.scalar``)."""
 
     def __init__(self, cursor: Any, statements: Statements) -> None:
         self._cursor = cursor

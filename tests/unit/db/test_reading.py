@@ -103,7 +103,7 @@ def test_lone_reads_from_threads_each_on_their_own_connection(db: Database) -> N
 
 def test_a_lone_read_after_its_connection_broke_reconnects(db: Database) -> None:
     assert db.scalar(_PROBE) == 1
-    held = db._lone._local.held.connection
+    held = db._own._local.held.connection
     if db.dialect == "postgresql":  # as a server restart would: the server ends the session
         pid = held.info.backend_pid
         with db.transaction() as session:
@@ -111,7 +111,7 @@ def test_a_lone_read_after_its_connection_broke_reconnects(db: Database) -> None
     else:
         held.close()
     assert db.scalar(_PROBE) == 1
-    assert db._lone._local.held.connection is not held
+    assert db._own._local.held.connection is not held
 
 
 def test_a_thread_s_lone_connection_closes_when_the_thread_ends(db: Database) -> None:
@@ -119,14 +119,14 @@ def test_a_thread_s_lone_connection_closes_when_the_thread_ends(db: Database) ->
 
     def read() -> None:
         assert db.scalar(_PROBE) == 1
-        taken.append(db._lone._local.held.connection)
+        taken.append(db._own._local.held.connection)
 
     thread = threading.Thread(target=read)
     thread.start()
     thread.join()
     del thread
     gc.collect()
-    assert len(taken) == 1 and len(db._lone._open) == 0
+    assert len(taken) == 1 and len(db._own._open) == 0
     with pytest.raises(Exception, match=r"(?i)closed"):
         taken[0].cursor().execute("SELECT 1")  # type: ignore[attr-defined]
 
