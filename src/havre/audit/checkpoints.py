@@ -169,10 +169,10 @@ class Checkpointer:
         self.signer = signer
         self.policy = policy or CheckpointPolicy()
         # the last checkpoint read (size, time), committed when read; (0, the first entry's
-        # time) while there is none. Checkpoints are only
-        # ever added, and the rule is monotone: a checkpoint older than the last one can only
-        # say "due" where the last would not, never the reverse. So "not due" from the kept
-        # one is the answer, and "due" is confirmed by reading the table again.
+        # time) while there is none. Checkpoints are only ever added, and the rule is
+        # monotone: a checkpoint older than the last one can only say "due" where the last
+        # would not, never the reverse. So "not due" from the kept one is the answer, and
+        # "due" is confirmed by reading the table again.
         self._last: tuple[int, dt.datetime] | None = None
 
     def surely_not_due(self, head_seq: int, now: dt.datetime) -> bool:
