@@ -17,7 +17,6 @@ from havre.ingest.fields import (
     KIND,
     Field,
     Kind,
-    date_column,
     dates_sql,
     literal,
     problem_sql,
@@ -31,7 +30,9 @@ from havre.ingest.model import (
     FieldsOf,
     SourceFile,
     StageJoin,
+    checked_names,
     line_hashes,
+    line_hashes_sql,
     padded_select,
     staged_select,
     stored_select,
@@ -134,9 +135,10 @@ def stage_delimited(
         reader = LineReader(source.path, progress=counter, crlf=crlf)
         lines = f"lines_{source.file_id}"
         select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra, hashes)
-        padded = padded_select(select, own, fields, constants, hashes)
-        selects.append(select if own == fields else padded)
-        names = _names(fields, extra, hashes)
+        if own != fields:
+            select = padded_select(select, own, fields, constants, hashes)
+        selects.append(select)
+        names = checked_names(fields, constants, hashes)
         readers.append((source, reader, reader.reader()))
     stored = stored_select(
         staged_select(" UNION ALL ".join(selects), names, join, fields),
@@ -170,12 +172,6 @@ def stage_delimited(
                 hint="the file was truncated or altered after the delivery was made",
             )
     return relation
-
-
-def _names(fields: tuple[Field, ...], extra: dict[str, str], hashes: tuple[str, ...]) -> list[str]:
-    """Columns of a checked record, after ``file_id`` and ``line_no``."""
-    dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
-    return [*hashes, *[f.column for f in fields], *dates, *(quote(n) for n in extra)]
 
 
 def _select(
@@ -234,7 +230,7 @@ def _select(
     if shape is not None:
         line_ok = f"regexp_full_match(line, {literal(shape.pattern)})"
         matched = ("line_ok", shape.covered)
-    hash_items = _hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
+    hash_items = line_hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
     staged = f"""
         SELECT {source.file_id} AS file_id, line_no,
                line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
@@ -247,14 +243,8 @@ def _select(
     problem = problem_sql(
         fields, ctx.today_iso, expected_fields=expected, typed=True, matched=matched
     )
-    names = ", ".join(_names(fields, extra, hashes))
+    names = ", ".join(checked_names(fields, [quote(n) for n in extra], hashes))
     return (
         f"SELECT file_id, line_no, {names}, {problem} AS problem "
         f"FROM (SELECT {dated} FROM ({staged}))"
     )
-
-
-def _hashes_sql(hashes: tuple[str, ...], text: str, separator: str) -> str:
-    """SQL select items: the line hashes (``h2`` hashes the line with one more byte)."""
-    sql = {"h1": f"hash({text}) AS h1", "h2": f"hash({text} || {separator}) AS h2"}
-    return ", ".join(sql[h] for h in hashes)

@@ -73,6 +73,20 @@ def line_hashes(keyed: bool) -> tuple[str, ...]:
     return KEYED_LINE_HASHES if keyed else LINE_HASHES
 
 
+def line_hashes_sql(hashes: tuple[str, ...], text: str, separator: str) -> str:
+    """SQL select items: the line hashes of ``text`` (``h2`` hashes it with one more byte)."""
+    sql = {"h1": f"hash({text}) AS h1", "h2": f"hash({text} || {separator}) AS h2"}
+    return ", ".join(sql[h] for h in hashes)
+
+
+def checked_names(
+    fields: tuple[Field, ...], extras: list[str], hashes: tuple[str, ...]
+) -> list[str]:
+    """Columns of a checked record, after ``file_id`` and ``line_no`` (``extras`` quoted)."""
+    dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
+    return [*hashes, *[f.column for f in fields], *dates, *extras]
+
+
 def padded_select(
     checked: str,
     own: tuple[Field, ...],

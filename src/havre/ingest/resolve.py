@@ -11,7 +11,15 @@ from __future__ import annotations
 from havre.ingest.context import IngestContext
 from havre.ingest.fields import Field, Kind, date_column, literal, quarantine_value_sql, quote
 from havre.ingest.ids import LINE_BITS
-from havre.ingest.model import DUPLICATE, LOADED, OPTED_OUT, QUARANTINED, ResolvedTable, StageJoin
+from havre.ingest.model import (
+    DUPLICATE,
+    LOADED,
+    OPTED_OUT,
+    QUARANTINED,
+    ResolvedTable,
+    StageJoin,
+    line_hashes,
+)
 from havre.ingest.reasons import Reason
 
 
@@ -74,7 +82,7 @@ def flag_duplicates(
     candidates = f"candidates_{relation}"
     keys = [f"key_{i}" for i in range(len(key or []))]
     named = "".join(f", {expr} AS {name}" for expr, name in zip(key or [], keys, strict=True))
-    hashes = ["h1"] if key else ["h1", "h2"]
+    hashes = line_hashes(bool(key))
     same = ", ".join([*parts, *hashes])
     same_on = " AND ".join(f"c.{g} = f.{g}" for g in [*parts, *hashes])
     ctx.execute(

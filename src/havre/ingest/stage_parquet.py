@@ -13,8 +13,6 @@ from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext
 from havre.ingest.fields import (
     Field,
-    Kind,
-    date_column,
     dates_sql,
     literal,
     problem_sql,
@@ -26,7 +24,9 @@ from havre.ingest.model import (
     FieldsOf,
     SourceFile,
     StageJoin,
+    checked_names,
     line_hashes,
+    line_hashes_sql,
     padded_select,
     staged_select,
     stored_select,
@@ -70,8 +70,7 @@ def stage_parquet(
         values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in own]
         constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
         row_text = "concat_ws(';', " + ", ".join(f"coalesce({raw[f.name]}, '')" for f in own) + ")"
-        sql = {"h1": f"hash({row_text}) AS h1", "h2": f"hash({row_text} || chr(31)) AS h2"}
-        hash_items = ", ".join(sql[h] for h in hashes)
+        hash_items = line_hashes_sql(hashes, row_text, "chr(31)")
         staged = f"""
             SELECT {source.file_id} AS file_id, file_row_number + 2 AS line_no,
                    true AS utf8_ok, false AS blank, {len(own)} AS n_fields,
@@ -82,14 +81,14 @@ def stage_parquet(
         extras = [quote(n) for n in extra]
         problem = problem_sql(own, ctx.today_iso, expected_fields=len(own), typed=True)
         dated = ", ".join(["*", *dates_sql(own)])
-        listed = ", ".join(_names(own, extras, hashes))
+        listed = ", ".join(checked_names(own, extras, hashes))
         checked = (
             f"SELECT file_id, line_no, {listed}, {problem} AS problem "
             f"FROM (SELECT {dated} FROM ({staged}))"
         )
         if own != fields:
             checked = padded_select(checked, own, fields, extras, hashes)
-        names = _names(fields, extras, hashes)
+        names = checked_names(fields, extras, hashes)
         select = stored_select(
             staged_select(checked, names, join, fields),
             fields,
@@ -104,9 +103,3 @@ def stage_parquet(
         ctx.add_read(source.table, read, source.file_id)
         ctx.progress(f"reading {table}", source.bytes, source.bytes)
     return relation
-
-
-def _names(fields: tuple[Field, ...], extras: list[str], hashes: tuple[str, ...]) -> list[str]:
-    """Columns of a checked record, after ``file_id`` and ``line_no``."""
-    dates = [date_column(f) for f in fields if f.kind is Kind.DATE]
-    return [*hashes, *[f.column for f in fields], *dates, *extras]
