@@ -46,19 +46,20 @@ RANGES = {  # LOINC code → plausible (low, high) of value_as_number
 }
 
 
-def _joins(lookup: Callable[[str], str]) -> dict[str, str]:
+def _joins(lookup: Callable[[str], str], person: str = "t.person_id") -> dict[str, str]:
     """The lookups rules may need; ``lookup`` names the relation holding each table (for
-    ``visit_occurrence``, only its ``visit_occurrence_id`` is read). Each gives its columns
-    names of their own (``p_person_id``...), so that one relation of ``PERSON_FACTS`` can
-    stand for the person, death and period lookups together (``person_facts_sql``)."""
+    ``visit_occurrence``, only its ``visit_occurrence_id`` is read), ``person`` the id the
+    person lookups match. Each gives its columns names of their own (``p_person_id``...), so
+    that one relation of ``PERSON_FACTS`` can stand for the person, death and period lookups
+    together (``person_facts_sql``)."""
     return {
         "person": (
             "LEFT JOIN (SELECT person_id AS p_person_id, year_of_birth AS p_year_of_birth "
-            f"FROM {lookup('person')}) AS p ON p.p_person_id = t.person_id"
+            f"FROM {lookup('person')}) AS p ON p.p_person_id = {person}"
         ),
         "death": (
             "LEFT JOIN (SELECT person_id AS d_person_id, death_date AS d_death_date "
-            f"FROM {lookup('death')}) AS d ON d.d_person_id = t.person_id"
+            f"FROM {lookup('death')}) AS d ON d.d_person_id = {person}"
         ),
         "visit": (
             f"LEFT JOIN (SELECT visit_occurrence_id AS vid FROM {lookup('visit_occurrence')}) "
@@ -66,7 +67,7 @@ def _joins(lookup: Callable[[str], str]) -> dict[str, str]:
         ),
         "period": (
             "LEFT JOIN (SELECT DISTINCT person_id AS op_person_id "
-            f"FROM {lookup('observation_period')}) AS op ON op.op_person_id = t.person_id"
+            f"FROM {lookup('observation_period')}) AS op ON op.op_person_id = {person}"
         ),
     }
 
@@ -81,17 +82,14 @@ def person_facts_sql(lookup: Callable[[str], str]) -> str:
     ``op_person_id``): a table's rules then join it once instead of up to three times. Only
     when person_id is unique in person and in death (``unique_persons_sql``): a LEFT JOIN to
     a table that repeats a person would repeat the rows it counts."""
+    joins = _joins(lookup, person="i.fid")
     return (
-        "SELECT i.fid, p.person_id AS p_person_id, p.year_of_birth AS p_year_of_birth, "
-        "d.death_date AS d_death_date, op.op_person_id "
+        "SELECT i.fid, p_person_id, p_year_of_birth, d_death_date, op_person_id "
         f"FROM (SELECT person_id AS fid FROM {lookup('person')} "
         f"UNION SELECT person_id FROM {lookup('death')} "
         f"UNION SELECT person_id FROM {lookup('observation_period')}) AS i "
-        f"LEFT JOIN {lookup('person')} AS p ON p.person_id = i.fid "
-        f"LEFT JOIN {lookup('death')} AS d ON d.person_id = i.fid "
-        f"LEFT JOIN (SELECT DISTINCT person_id AS op_person_id "
-        f"FROM {lookup('observation_period')}) AS op ON op.op_person_id = i.fid "
-        "WHERE i.fid IS NOT NULL"
+        + " ".join(joins[name] for name in ("person", "death", "period"))
+        + " WHERE i.fid IS NOT NULL"
     )
 
 
@@ -304,10 +302,7 @@ def count_table(
         joins = sorted({j for _, rule in numbered for j in rule.joins})
         joined = [lookups[j] for j in joins if facts is None or j not in PERSON_FACTS]
         if facts is not None and PERSON_FACTS & set(joins):
-            joined.append(
-                "LEFT JOIN (SELECT fid, p_person_id, p_year_of_birth, d_death_date, "
-                f"op_person_id FROM {facts}) AS f ON f.fid = t.person_id"
-            )
+            joined.append(f"LEFT JOIN {facts} AS f ON f.fid = t.person_id")
         query = f"SELECT {', '.join(measures)} FROM {source} AS t {' '.join(joined)}"
         found = engine.sql(query).to_pylist()[0]
         for number, rule in numbered:
