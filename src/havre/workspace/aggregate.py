@@ -9,8 +9,9 @@ aggregates, which hand out one person's value); no grouping by ``person_id``; no
 window function in the result columns. The service then adds one column to that same SELECT:
 ``count(DISTINCT s.person_id)`` for each person-bearing source ``s`` of its FROM clause (the
 least of them when several; sources an inner join or the WHERE holds equal on ``person_id``
-are counted once): same FROM, WHERE, GROUP BY and HAVING, so it counts the persons behind
-each row. A derived table or CTE counts as person-bearing only when its ``person_id``
+are counted once, by the one whose persons the query already counts if it does, so that the
+engine computes that count once): same FROM, WHERE, GROUP BY and HAVING, so it counts the
+persons behind each row. A derived table or CTE counts as person-bearing only when its ``person_id``
 is a plain copy of a workspace table's ``person_id`` (an alias cannot pass a record id off as
 persons). Rows below the threshold are suppressed before anything is returned.
 """
@@ -268,15 +269,35 @@ def _person_sources(root: exp.Select, schema: Schema) -> list[str]:
     for name, (_node, source) in scope.selected_sources.items():
         if _genuine(source, schema, 0):
             found.append(name)
-    return _one_per_person(scope.expression, sorted(found))
+    return _one_per_person(scope.expression, sorted(found), _counted(scope.expression))
 
 
-def _one_per_person(select: exp.Expr, sources: list[str]) -> list[str]:
+def _counted(select: exp.Expr) -> set[str]:
+    """Sources whose ``count(DISTINCT s.person_id)`` the result columns of ``select`` (not
+    of a sub-query) already hold."""
+    found = set()
+    for projection in select.selects:
+        for count in projection.find_all(exp.Count):
+            if count.parent_select is not select or not isinstance(count.this, exp.Distinct):
+                continue
+            inner = count.this.expressions
+            if len(inner) == 1 and isinstance(inner[0], exp.Column) and inner[0].table:
+                if inner[0].name.lower() == PERSON:
+                    found.add(inner[0].table)
+    return found
+
+
+def _one_per_person(
+    select: exp.Expr, sources: list[str], counted: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
     """One source of each set whose ``person_id`` columns are equal on every row the query
     sees: joined by an INNER JOIN whose ON condition, or by a WHERE, holds
     ``a.person_id = b.person_id`` as one of its top-level conjuncts. Their counts of persons
-    are the same, so one is counted; an outer join (whose other side may be NULL), an
-    equality under OR or NOT, or one between other columns leaves both counted."""
+    are the same, so one is counted: one of ``counted`` if the set has one (the engine then
+    computes the query's own count once, not a second equal one; with the two, a query
+    counting persons took ~1.75 times as long), else the first by name. An outer join (whose
+    other side may be NULL), an equality under OR or NOT, or one between other columns
+    leaves both counted."""
     parent = {source: source for source in sources}
 
     def root(source: str) -> str:
@@ -297,7 +318,12 @@ def _one_per_person(select: exp.Expr, sources: list[str]) -> list[str]:
             if pair is not None:
                 first, second = sorted(root(name) for name in pair)
                 parent[second] = first
-    return sorted({root(source) for source in sources})
+    chosen: dict[str, str] = {}
+    for source in sources:  # sorted: the first counted member of a set, else its first
+        found = chosen.get(root(source))
+        if found is None or (source in counted and found not in counted):
+            chosen[root(source)] = source
+    return sorted(chosen.values())
 
 
 def _person_equality(node: exp.Expr, sources: Mapping[str, str]) -> tuple[str, str] | None:

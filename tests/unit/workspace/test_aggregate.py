@@ -31,6 +31,18 @@ SCHEMA = {
             "JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
             ("c",),
         ),
+        (  # the same, counted by the source whose persons the query counts already: the
+            # engine then computes one count, not two equal ones
+            "SELECT p.gender_concept_id g, count(DISTINCT p.person_id) FROM person p "
+            "JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
+            ("p",),
+        ),
+        (  # a count of persons in a sub-query is not the outer query's
+            "SELECT p.gender_concept_id g, count(*) FROM person p JOIN condition_occurrence c "
+            "ON c.person_id = p.person_id WHERE p.person_id IN (SELECT q.person_id "
+            "FROM person q GROUP BY 1 HAVING count(DISTINCT q.person_id) > 0) GROUP BY g",
+            ("c",),
+        ),
         (  # an outer join: the other side may be NULL, both are counted
             "SELECT p.gender_concept_id g, count(*) FROM person p "
             "LEFT JOIN condition_occurrence c ON c.person_id = p.person_id GROUP BY g",
