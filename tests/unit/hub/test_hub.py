@@ -6,7 +6,7 @@ from alembic import command
 from havre.core.config import Settings
 from havre.core.errors import NotInitializedError
 from havre.db import Database
-from havre.db.migrate import alembic_config
+from havre.db.migrate import HEAD_REVISION, alembic_config, current_revision, script_head
 from havre.hub import Hub
 
 
@@ -51,3 +51,20 @@ def test_an_older_schema_is_named_and_init_upgrades_it(
     assert not report.created and upgraded.status().schema_revision == head
     upgraded.close()
     Hub.open(settings).close()
+
+
+def test_the_head_revision_is_the_newest_migration_script() -> None:
+    # a new migration must move HEAD_REVISION, or every hub would refuse to open
+    assert script_head() == HEAD_REVISION
+
+
+def test_the_revision_is_read_as_alembic_writes_it(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    hub, _ = Hub.init(make_settings(database_url=database_url))
+    assert current_revision(hub.db) == HEAD_REVISION
+    downgrade(hub.db, "0008_audit_canonical")
+    assert current_revision(hub.db) == "0008_audit_canonical"
+    downgrade(hub.db, "base")
+    assert current_revision(hub.db) is None
+    hub.close()
