@@ -10,12 +10,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from havre.core.errors import DataValidationError, EngineError, UsageError
 from havre.core.ids import new_id
@@ -30,6 +29,9 @@ from havre.disclosure.cells import (
 )
 from havre.disclosure.margins import fill_extreme, fill_sums, fill_tops
 from havre.lake.engine import Engine
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 MAX_LEVELS = 5_000
 MAX_POSITIONS = 2_000_000

@@ -7,10 +7,9 @@ offending value unless the field is a direct identifier), encrypted under a key 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 
 from havre.audit import AuditLog, Target, audited
 from havre.core.actor import Actor
@@ -20,6 +19,9 @@ from havre.ingest.access import require_steward
 from havre.ingest.actions import IngestAction
 from havre.ingest.reasons import DESCRIPTION, Reason
 from havre.lake.store import Lake
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 MAX_LIMIT = 10_000
 

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from havre.core.config import Settings
 from havre.core.errors import EngineError
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
+
     from havre.keys.base import KeyStore
 
 BATCH_ROWS = 122_880

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from havre.core.config import Settings
 from havre.core.errors import EngineError
@@ -38,6 +37,7 @@ from havre.lake.engine import BATCH_ROWS
 from havre.lake.sqlrules import StatementKind, to_spark, translate
 
 if TYPE_CHECKING:
+    import pyarrow.dataset as ds
     from pyspark.sql import DataFrame, SparkSession
 
     from havre.keys.base import KeyStore
@@ -262,6 +262,8 @@ class SparkEngine:
 
     # -- data in ----------------------------------------------------------------------------
     def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
+        import pyarrow.dataset as ds  # on use: importing it loads pandas (~0.2 s of every start)
+
         if isinstance(data, ds.FileSystemDataset) and isinstance(data.format, ds.ParquetFileFormat):
             frame = self._read_parquet([Path(f) for f in data.files], data.schema)
         elif isinstance(data, ds.Dataset):

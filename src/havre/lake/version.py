@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from havre.core.errors import IntegrityError, NotFoundError
 from havre.core.hashing import sha256_file
 from havre.keys.parquet import ParquetCrypto
 from havre.lake.manifest import MANIFEST_FILE, Counts, FileInfo, IdentifierKind, Manifest, TableInfo
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 
 @dataclass(frozen=True)
@@ -102,12 +104,16 @@ class LakeVersion:
                 )
 
     def _open_files(self, files: tuple[FileInfo, ...]) -> ds.Dataset:
+        import pyarrow.dataset as ds  # on use: importing it loads pandas (~0.2 s of every start)
+
         paths = [str(self.path / f.path) for f in files]
         return ds.dataset(paths, format=self._format)
 
 
 def decrypting_format(crypto: ParquetCrypto) -> ds.ParquetFileFormat:
     """Parquet format whose scans decrypt with keys from the key store."""
+    import pyarrow.dataset as ds  # on use: importing it loads pandas (~0.2 s of every start)
+
     return ds.ParquetFileFormat(
         default_fragment_scan_options=ds.ParquetFragmentScanOptions(
             decryption_properties=crypto.decryption_properties()

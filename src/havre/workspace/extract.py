@@ -20,10 +20,9 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from havre.core.errors import StateError
 from havre.governance.projects import Population, Sex
@@ -40,6 +39,9 @@ from havre.workspace.plan import (
     Treatment,
 )
 from havre.workspace.pseudonyms import ProjectSecrets, project_key_sql, shift_sql
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 GENDER_CONCEPT = {Sex.FEMALE: 8532, Sex.MALE: 8507}
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")

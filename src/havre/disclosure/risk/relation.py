@@ -8,14 +8,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.dataset as ds
 
 from havre.core.errors import DataValidationError, NotFoundError, UsageError
 from havre.core.ids import new_id
 from havre.lake.engine import Engine
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 
 def quote(identifier: str) -> str:
@@ -58,6 +61,8 @@ def open_file(path: Path, columns: Sequence[str] | None = None) -> ds.Dataset:
     CSV columns are read as text: codes such as communes ``01001`` keep their leading zeros,
     and the hierarchies cast what they need.
     """
+    import pyarrow.dataset as ds  # on use: importing it loads pandas (~0.2 s of every start)
+
     if not path.exists():
         raise NotFoundError(f"No file {path}", hint="give the path of a .parquet or .csv file")
     suffix = path.suffix.lower()
