@@ -10,7 +10,9 @@ that project, which may loosen or tighten).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import json
+import stat
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -194,13 +196,42 @@ def settings_policy_document(settings: Settings) -> PolicyDocument:
     """The hub's policy as its settings name it (``disclosure_policy_file``,
     ``disclosure_threshold``): what the airlock and the workspaces' aggregate-only checks
     apply. A policy file that is named but missing is an error, never a silent fallback."""
+    path, _ = _policy_file(settings)
+    return hub_policy_document(settings.disclosure_threshold, path)
+
+
+def aggregate_threshold(settings: Settings, dataset: str, project: str) -> int:
+    """The threshold of an aggregate-only workspace query: the policy's for ``dataset`` and
+    ``project`` (the airlock's), never below the hub's base threshold. Read once while the
+    policy file keeps its modification time and size: it is asked at every query."""
+    path, stamp = _policy_file(settings)
+    return _threshold(settings.disclosure_threshold, dataset, project, path, stamp)
+
+
+@functools.lru_cache(maxsize=256)
+def _threshold(
+    base: int, dataset: str, project: str, path: Path | None, stamp: tuple[int, int] | None
+) -> int:
+    policy = hub_policy_document(base, path).resolve([dataset], project)
+    return max(base, policy.params.threshold)
+
+
+def _policy_file(settings: Settings) -> tuple[Path | None, tuple[int, int] | None]:
+    """The named policy file and its (modification time, size); a file named but missing is
+    a ``ConfigError``."""
     path = settings.disclosure_policy_file
-    if path is not None and not path.is_file():
+    if path is None:
+        return None, None
+    try:
+        found = path.stat()
+    except OSError:
+        found = None
+    if found is None or not stat.S_ISREG(found.st_mode):
         raise ConfigError(
             f"The disclosure policy file {path} does not exist.",
             hint="fix HAVRE_DISCLOSURE_POLICY_FILE (see docs/disclosure.md for the format)",
         )
-    return hub_policy_document(settings.disclosure_threshold, path)
+    return path, (found.st_mtime_ns, found.st_size)
 
 
 def load_policy_document(path: Path) -> PolicyDocument:

@@ -276,15 +276,17 @@ def _counted(select: exp.Expr) -> set[str]:
     """Sources whose ``count(DISTINCT s.person_id)`` the result columns of ``select`` (not
     of a sub-query) already hold."""
     found = set()
-    for projection in select.selects:
+    for projection in select.selects if isinstance(select, exp.Select) else []:
         for count in projection.find_all(exp.Count):
-            if count.parent_select is not select or not isinstance(count.this, exp.Distinct):
-                continue
-            inner = count.this.expressions
-            if len(inner) == 1 and isinstance(inner[0], exp.Column) and inner[0].table:
-                if inner[0].name.lower() == PERSON:
-                    found.add(inner[0].table)
+            inner = count.this.expressions if isinstance(count.this, exp.Distinct) else []
+            if count.parent_select is select and len(inner) == 1 and _is_person(inner[0]):
+                found.add(inner[0].table)
     return found
+
+
+def _is_person(node: exp.Expr) -> bool:
+    """``s.person_id``, qualified."""
+    return isinstance(node, exp.Column) and bool(node.table) and node.name.lower() == PERSON
 
 
 def _one_per_person(

@@ -23,7 +23,7 @@ from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
 from havre.core.hashing import sha256_text
 from havre.db import changes
-from havre.disclosure.policy import settings_policy_document
+from havre.disclosure.policy import aggregate_threshold
 from havre.governance.projects import AccessLevel, Permit, workspace_key_name
 from havre.keys.parquet import ParquetCrypto
 from havre.workspace import reference, registry
@@ -198,7 +198,7 @@ class QueryingMixin(WorkspaceBase):
         table, suppressed, threshold = raw.table, 0, None
         rules: tuple[str, ...] = ()
         if aggregate_only:
-            threshold = self._threshold(permit)
+            threshold = aggregate_threshold(self.settings, permit.dataset, permit.project_id)
             table, suppressed = apply_threshold(raw.table, threshold)
             rules = ("threshold",) if suppressed else ()
         return QueryResult(
@@ -268,14 +268,6 @@ class QueryingMixin(WorkspaceBase):
     def journal(self, project_id: str) -> QueryJournal:
         folder = self.files.project_dir(project_id) / "journal"
         return QueryJournal(folder, self.keys, workspace_key_name(project_id))
-
-    def _threshold(self, permit: Permit) -> int:
-        """The hub policy's threshold for the permit's dataset and project (the airlock's),
-        never below the hub's base threshold."""
-        policy = settings_policy_document(self.settings).resolve(
-            [permit.dataset], permit.project_id
-        )
-        return max(self.settings.disclosure_threshold, policy.params.threshold)
 
     def loaded(self) -> list[tuple[str, int, int]]:
         """What the cache holds now: (project, workspace version, permit version)."""

@@ -121,6 +121,12 @@ def test_aggregate_only_applies_the_hub_policy_file(
         )
         assert by_year.threshold == 60  # the policy's, for this dataset, not the base 10
         assert all(n >= 60 for _, n in by_year.rows())
+        # the threshold is kept between queries, but not past a change of the file
+        policy.write_text('[parameters]\nthreshold = 10\n\n[datasets."snds"]\nthreshold = 100\n')
+        again = hub.workspaces.query(
+            researcher, project, "SELECT year_of_birth, count(*) AS n FROM person GROUP BY 1"
+        )
+        assert again.threshold == 100
         policy.unlink()  # a named policy file that is gone is an error, not a fallback
         with pytest.raises(ConfigError, match="policy file"):
             hub.workspaces.query(
