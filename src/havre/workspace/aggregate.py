@@ -71,6 +71,7 @@ ALLOWED_ANONYMOUS = frozenset({"mean", "fsum", "favg", "sumkahan", "kahan_sum"})
 MAX_DEPTH = 32
 
 Schema = Mapping[str, Mapping[str, str]]
+FrozenSchema = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,20 @@ def refuse(why: str, hint: str | None = None) -> QueryRefused:
     )
 
 
-def plan_aggregate(sql: str, schema: Schema) -> AggregatePlan:
-    """The query to run for an aggregate-only permit, or a refusal saying why."""
-    frozen = tuple(sorted((t, tuple(sorted(c.items()))) for t, c in schema.items()))
-    return _plan(sql, frozen)
+def plan_aggregate(sql: str, schema: Schema | FrozenSchema) -> AggregatePlan:
+    """The query to run for an aggregate-only permit, or a refusal saying why. ``schema``:
+    as ``freeze`` gives it, for a caller that asks often about one schema (a loaded
+    workspace's), or as a mapping."""
+    return _plan(sql, schema if isinstance(schema, tuple) else freeze(schema))
+
+
+def freeze(schema: Schema) -> FrozenSchema:
+    """The schema as a key of the plans' cache (sorted tables and columns)."""
+    return tuple(sorted((t, tuple(sorted(c.items()))) for t, c in schema.items()))
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(sql: str, frozen: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]) -> AggregatePlan:
+def _plan(sql: str, frozen: FrozenSchema) -> AggregatePlan:
     # a pure function of the text and the schema: researchers re-run the same queries
     schema = {table: dict(columns) for table, columns in frozen}
     try:

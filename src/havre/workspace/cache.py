@@ -16,6 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from havre.workspace.aggregate import FrozenSchema, freeze
 from havre.workspace.sandbox import SandboxDatabase
 
 CacheKey = tuple[str, int, int]  # project, workspace version, permit version
@@ -28,6 +29,11 @@ class Entry:
     loaded_at: float
     load_seconds: float
     last_used: float = field(default=0.0)
+    # the schema as the aggregate analysis keys its plans, made once (``aggregate.freeze``)
+    frozen_schema: FrozenSchema = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.frozen_schema = freeze(self.schema)
 
 
 class WorkspaceCache:

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pytest
 
 from havre.workspace.aggregate import PERSONS_COLUMN, plan_aggregate
-from havre.workspace.querying import apply_threshold
+from havre.workspace.querying import SMALL_RESULT, apply_threshold
 from havre.workspace.screen import QueryRefused
 
 SCHEMA = {
@@ -151,3 +151,17 @@ def test_threshold_withholds_small_rows() -> None:
     kept, withheld = apply_threshold(table, 10)
     assert kept.column_names == ["g", "n"]
     assert kept.to_pylist() == [{"g": "a", "n": 30}] and withheld == 2
+
+
+def test_threshold_is_the_same_on_small_and_large_results() -> None:
+    rows = SMALL_RESULT * 2 + 1  # past the size compared in Python
+    persons = [None if i % 7 == 0 else i % 23 for i in range(rows)]
+    table = pa.table({"g": list(range(rows)), PERSONS_COLUMN: persons})
+    expected = [i for i, n in enumerate(persons) if n is not None and n >= 10]
+    for size in (rows, SMALL_RESULT, 5):  # Arrow's kernels, then Python's comparison
+        kept, withheld = apply_threshold(table.slice(0, size), 10)
+        assert kept.column("g").to_pylist() == [i for i in expected if i < size]
+        assert withheld == size - kept.num_rows
+    everyone = pa.table({"g": [1, 2], PERSONS_COLUMN: [10, 11]})
+    kept, withheld = apply_threshold(everyone, 10)
+    assert kept.column_names == ["g"] and kept.num_rows == 2 and withheld == 0
