@@ -11,9 +11,9 @@ window function in the result columns. The service then adds one column to that 
 least of them when several; sources an inner join or the WHERE holds equal on ``person_id``
 are counted once, by the one whose persons the query already counts if it does, so that the
 engine computes that count once): same FROM, WHERE, GROUP BY and HAVING, so it counts the
-persons behind each row. A derived table or CTE counts as person-bearing only when its ``person_id``
-is a plain copy of a workspace table's ``person_id`` (an alias cannot pass a record id off as
-persons). Rows below the threshold are suppressed before anything is returned.
+persons behind each row. A derived table or CTE counts as person-bearing only when its
+``person_id`` is a plain copy of a workspace table's ``person_id`` (an alias cannot pass a
+record id off as persons). Rows below the threshold are suppressed before anything is returned.
 """
 
 from __future__ import annotations
