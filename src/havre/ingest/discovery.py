@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from havre.core.errors import DataValidationError
@@ -10,6 +11,8 @@ from havre.core.hashing import sha256_file, sha256_value
 from havre.ingest.context import Progress
 from havre.ingest.ids import MAX_FILES
 from havre.ingest.model import SourceFile
+
+HASHERS = 2  # threads hashing a delivery's files
 
 
 def hash_files(
@@ -21,15 +24,23 @@ def hash_files(
             f"{root}: {len(entries)} files; a delivery holds at most {MAX_FILES}.",
             hint="merge the files of each table, or split the delivery",
         )
-    total = sum(path.stat().st_size for path, *_ in entries)
-    done = 0
-    files = []
-    for number, (path, name, table, declared) in enumerate(entries):
-        size = path.stat().st_size
-        files.append(SourceFile(number, path, name, table, sha256_file(path), size, declared))
-        done += size
-        progress("hashing the delivery", done, total)
-    return files
+    sizes = [path.stat().st_size for path, *_ in entries]
+    total, done = sum(sizes), 0
+    digests: dict[int, str] = {}
+    # hashlib lets go of the GIL: files are hashed side by side, the largest first (at 1M
+    # persons, 3.3 s on one thread against 2.4 s on two for 4.4 GB in the page cache)
+    order = sorted(range(len(entries)), key=lambda number: -sizes[number])
+    with ThreadPoolExecutor(max_workers=HASHERS, thread_name_prefix="havre-hash") as pool:
+        pending = {pool.submit(sha256_file, entries[number][0]): number for number in order}
+        for future in as_completed(pending):
+            number = pending[future]
+            digests[number] = future.result()
+            done += sizes[number]
+            progress("hashing the delivery", done, total)
+    return [
+        SourceFile(number, path, name, table, digests[number], sizes[number], declared)
+        for number, (path, name, table, declared) in enumerate(entries)
+    ]
 
 
 def delivery_sha256(files: list[SourceFile]) -> str:
