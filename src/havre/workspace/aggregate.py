@@ -296,9 +296,7 @@ def _is_person(node: exp.Expr) -> bool:
     return isinstance(node, exp.Column) and bool(node.table) and node.name.lower() == PERSON
 
 
-def _one_per_person(
-    select: exp.Expr, sources: list[str], counted: set[str] | frozenset[str] = frozenset()
-) -> list[str]:
+def _one_per_person(select: exp.Expr, sources: list[str], counted: set[str]) -> list[str]:
     """One source of each set whose ``person_id`` columns are equal on every row the query
     sees: joined by an INNER JOIN whose ON condition, or by a WHERE, holds
     ``a.person_id = b.person_id`` as one of its top-level conjuncts. Their counts of persons
@@ -340,14 +338,10 @@ def _person_equality(node: exp.Expr, sources: Mapping[str, str]) -> tuple[str, s
     if not isinstance(node, exp.EQ):
         return None
     sides = (node.this, node.expression)
-    names = []
-    for side in sides:
-        if not (isinstance(side, exp.Column) and side.name.lower() == PERSON):
-            return None
-        if side.table not in sources:
-            return None
-        names.append(side.table)
-    return (names[0], names[1]) if names[0] != names[1] else None
+    if not all(_is_person(side) and side.table in sources for side in sides):
+        return None
+    first, second = (side.table for side in sides)
+    return (first, second) if first != second else None
 
 
 def _genuine(source: exp.Table | Scope, schema: Schema, depth: int) -> bool:

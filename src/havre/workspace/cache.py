@@ -10,6 +10,7 @@ full. The CLI, one process per command, loads the workspace each time.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -29,11 +30,11 @@ class Entry:
     loaded_at: float
     load_seconds: float
     last_used: float = field(default=0.0)
-    # the schema as the aggregate analysis keys its plans, made once (``aggregate.freeze``)
-    frozen_schema: FrozenSchema = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.frozen_schema = freeze(self.schema)
+    @functools.cached_property
+    def frozen_schema(self) -> FrozenSchema:
+        """The schema as the aggregate analysis keys its plans (``aggregate.freeze``)."""
+        return freeze(self.schema)
 
 
 class WorkspaceCache:
