@@ -20,7 +20,7 @@ from havre.core.config import Settings, load_settings
 from havre.core.errors import NotInitializedError
 from havre.core.ids import new_id
 from havre.db import Database
-from havre.db.migrate import current_revision, head_revision, upgrade
+from havre.db.migrate import HEAD_REVISION, current_revision, upgrade
 from havre.db.models import HubInfo
 from havre.governance.identity import IdentityService
 from havre.keys import KeyPurpose, KeyStore, open_key_store
@@ -121,7 +121,7 @@ class Hub:
         keys, _ = open_key_store(settings, create=False)
         database = Database(settings.resolved_database_url)
         database.check_connection()
-        found, needed = current_revision(database), head_revision()
+        found, needed = current_revision(database), HEAD_REVISION
         if found != needed:
             database.dispose()
             raise NotInitializedError(
@@ -170,7 +170,7 @@ class Hub:
             home=str(self.home.resolve()),
             database_url=self.db.masked_url,
             schema_revision=current_revision(self.db),
-            schema_head=head_revision(),
+            schema_head=HEAD_REVISION,
             key_store=self.keys.describe(),
             engine=self.settings.engine,
             audit_entries=audit_entries,

@@ -53,10 +53,6 @@ def current_revision(database: Database) -> str | None:
     return str(found[0][0]) if found else None
 
 
-def head_revision() -> str:
-    return HEAD_REVISION
-
-
 def script_head() -> str | None:
     """The newest revision as Alembic reads it from the scripts (for the test of
     ``HEAD_REVISION``)."""
