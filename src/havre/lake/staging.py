@@ -28,7 +28,7 @@ from havre.core.ids import new_id
 from havre.keys import KeyPurpose
 from havre.lake.manifest import MANIFEST_FILE, FileInfo, Manifest
 from havre.lake.models import DataVersionRow
-from havre.lake.version import DataVersionInfo, decrypting_format
+from havre.lake.version import DataVersionInfo, decrypting_format, encrypted_dataset
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -200,10 +200,7 @@ class VersionBuilder:
 
     def staged_dataset(self, files: tuple[FileInfo, ...]) -> ds.Dataset:
         """Files written so far, readable (decrypting) before the version is published."""
-        import pyarrow.dataset as ds  # on use: importing it loads pandas (~0.2 s of every start)
-
-        paths = [str(self.staging / f.path) for f in files]
-        return ds.dataset(paths, format=decrypting_format(self.lake.crypto))
+        return encrypted_dataset(self.staging, files, decrypting_format(self.lake.crypto))
 
     # -- publishing -------------------------------------------------------------------------
     def publish(self, session: Session, manifest: Manifest) -> DataVersionInfo:
