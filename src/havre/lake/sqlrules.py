@@ -73,9 +73,23 @@ def unsigned_types(tree: exp.Expr) -> exp.Expr:
 
 NOT_PORTABLE = {
     # name: why it has no same-valued Spark form
-    "hash": "DuckDB's hash() and Spark's hash() give different numbers; use md5() of the text",
     "random": "random values differ between engines; derive them from a keyed hash",
 }
+
+
+def grouping_hash(tree: exp.Expr) -> exp.Expr:
+    """``hash(...)`` becomes Spark's ``xxhash64(...)``: both are 64-bit hashes of the values,
+    but not the same numbers. So a hash is a key for grouping and joining inside one run (the
+    ingest's duplicate detection), never a value that is stored, shown, or orders rows whose
+    order matters; the parity tests would see a result that depends on one. A value that
+    must be the same on both engines is ``md5`` or ``sha256`` of the text."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
+            return exp.func("xxhash64", *(e.copy() for e in node.expressions))
+        return node
+
+    return tree.transform(rewrite)
 
 
 def refuse_non_portable(tree: exp.Expr) -> exp.Expr:
@@ -102,7 +116,78 @@ def empty_in_list(tree: exp.Expr) -> exp.Expr:
     return tree.transform(rewrite)
 
 
-RULES: tuple[Rule, ...] = (refuse_non_portable, hex_text_to_number, unsigned_types, empty_in_list)
+def try_decode(tree: exp.Expr) -> exp.Expr:
+    """``try(decode(blob))``: the text of UTF-8 bytes, NULL when they are not UTF-8. Spark's
+    cast of bytes to text keeps them as they are; ``try_validate_utf8`` then says NULL."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Try) and isinstance(node.this, exp.Decode):
+            text = exp.Cast(this=node.this.this.copy(), to=exp.DataType.build("STRING"))
+            return exp.func("try_validate_utf8", text)
+        return node
+
+    return tree.transform(rewrite)
+
+
+def full_match(tree: exp.Expr) -> exp.Expr:
+    """``regexp_full_match(s, p)``: Spark's ``RLIKE`` finds ``p`` anywhere, so it is anchored
+    (``\\z``: the very end; Java's ``$`` also matches before a last line end)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.RegexpFullMatch):
+            return node
+        pattern = node.expression
+        if isinstance(pattern, exp.Literal) and pattern.is_string:
+            anchored: exp.Expr = exp.Literal.string(f"^(?:{pattern.this})\\z")
+        else:
+            anchored = exp.func(
+                "concat", exp.Literal.string("^(?:"), pattern.copy(), exp.Literal.string(")\\z")
+            )
+        return exp.RegexpLike(this=node.this.copy(), expression=anchored)
+
+    return tree.transform(rewrite)
+
+
+def list_index(tree: exp.Expr) -> exp.Expr:
+    """``list[i]`` is NULL past the end in DuckDB; Spark (ANSI) fails there unless it is
+    ``try_element_at`` (1-based, as DuckDB's index; sqlglot made a literal index 0-based)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
+            return node
+        index = node.expressions[0]
+        if not (isinstance(index, exp.Literal) and not index.is_string):
+            # sqlglot shifts a literal index only, so an expression's base is unknown here
+            raise EngineError("A list index in pipeline SQL must be a number, for Spark.")
+        return exp.func("try_element_at", node.this.copy(), exp.Literal.number(int(index.this) + 1))
+
+    return tree.transform(rewrite)
+
+
+def left_negative(tree: exp.Expr) -> exp.Expr:
+    """``left(s, -n)``: all but the last ``n`` characters in DuckDB, nothing in Spark."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Left) and isinstance(node.expression, exp.Neg):
+            cut = node.expression.this.copy()
+            keep = exp.Sub(this=exp.Length(this=node.this.copy()), expression=cut)
+            return exp.Left(this=node.this.copy(), expression=keep)
+        return node
+
+    return tree.transform(rewrite)
+
+
+RULES: tuple[Rule, ...] = (
+    refuse_non_portable,
+    grouping_hash,
+    hex_text_to_number,
+    unsigned_types,
+    empty_in_list,
+    try_decode,
+    full_match,
+    list_index,
+    left_negative,
+)
 
 
 class StatementKind(StrEnum):
@@ -110,6 +195,8 @@ class StatementKind(StrEnum):
     CREATE_TEMP = "create_temp"  # CREATE TEMP TABLE name AS SELECT ...
     DROP = "drop"  # DROP TABLE [IF EXISTS] name
     DELETE = "delete"  # DELETE FROM name [WHERE ...]
+    INSERT = "insert"  # INSERT INTO name SELECT ... (by position)
+    DROP_COLUMN = "drop_column"  # ALTER TABLE name DROP COLUMN [IF EXISTS] column
     OTHER = "other"
 
 
@@ -121,7 +208,8 @@ class Statement:
     kind: StatementKind
     sql: str  # the Spark SQL of the query (the SELECT of CREATE, the filter of DELETE)
     table: str | None = None
-    if_exists: bool = False
+    if_exists: bool = False  # DROP; for CREATE_TEMP: IF NOT EXISTS
+    column: str | None = None  # DROP_COLUMN
 
 
 def _spark(tree: exp.Expr) -> str:
@@ -157,6 +245,26 @@ def translate(text: str) -> Statement:
         if kind == "TABLE" and temporary:
             name = tree.this.name if isinstance(tree.this, exp.Table) else tree.this.this.name
             return Statement(StatementKind.CREATE_TEMP, _spark(tree.expression), name)
+    if isinstance(tree, exp.Create) and isinstance(tree.this, exp.Schema):
+        # CREATE TEMP TABLE [IF NOT EXISTS] name (column type, ...): an empty relation
+        columns = [c for c in tree.this.expressions if isinstance(c, exp.ColumnDef)]
+        empty = exp.select(
+            *(exp.cast(exp.null(), c.args["kind"].copy()).as_(c.name) for c in columns)
+        ).where(exp.false())
+        exists = bool(tree.args.get("exists"))
+        return Statement(StatementKind.CREATE_TEMP, _spark(empty), tree.this.this.name, exists)
+    if isinstance(tree, exp.Insert) and isinstance(tree.expression, exp.Query):
+        return Statement(StatementKind.INSERT, _spark(tree.expression), tree.this.name)
+    if isinstance(tree, exp.Alter) and len(tree.args.get("actions") or []) == 1:
+        action = tree.args["actions"][0]
+        if isinstance(action, exp.Drop) and str(action.args.get("kind")).upper() == "COLUMN":
+            return Statement(
+                StatementKind.DROP_COLUMN,
+                "",
+                tree.this.name,
+                if_exists=bool(action.args.get("exists")),
+                column=action.args["tables"][0].name,
+            )
     if isinstance(tree, exp.Drop) and str(tree.args.get("kind") or "").upper() in ("TABLE", "VIEW"):
         tables = tree.args.get("tables") or ([tree.this] if tree.this is not None else [])
         if len(tables) != 1:

@@ -69,9 +69,11 @@ def person_id_sql(pseudonym: str) -> str:
     The full pseudonym is kept next to it for linkage; ingestion checks the derived ids are
     unique (a collision fails the ingest rather than merging two persons).
     """
+    # the remainder by 2^63 clears the sign bit as a mask would; unlike a bitwise and, it
+    # also holds on Spark, where the 64-bit value is a DECIMAL(20, 0)
     return (
         f"CAST(CAST(('0x' || substr({pseudonym}, 1, 16)) AS UBIGINT) "
-        f"& CAST({PERSON_ID_MASK} AS UBIGINT) AS BIGINT)"
+        f"% CAST({PERSON_ID_MASK + 1} AS UBIGINT) AS BIGINT)"
     )
 
 

@@ -34,10 +34,57 @@ def test_unsigned_types_widen() -> None:
     assert "DECIMAL(20, 0)" in text and "BIGINT" in text and "UBIGINT" not in text
 
 
-@pytest.mark.parametrize("sql", ["SELECT hash(a, 7) FROM t", "SELECT random() FROM t"])
-def test_non_portable_functions_are_refused(sql: str) -> None:
+def test_random_is_refused() -> None:
     with pytest.raises(EngineError, match="no portable form"):
-        sqlrules.refuse_non_portable(_tree(sql))
+        sqlrules.refuse_non_portable(_tree("SELECT random() FROM t"))
+
+
+def test_hash_becomes_xxhash64_of_the_same_values() -> None:
+    # a grouping key on each engine, not the same numbers: see grouping_hash
+    assert to_spark("SELECT hash(a, 7) FROM t") == "SELECT XXHASH64(a, 7) FROM t"
+
+
+def test_try_decode_validates_utf8() -> None:
+    spark = to_spark("SELECT try(decode(raw)) FROM t")
+    assert spark == "SELECT TRY_VALIDATE_UTF8(CAST(raw AS STRING)) FROM t"
+
+
+def test_full_match_is_anchored_at_the_very_end() -> None:
+    spark = to_spark("SELECT regexp_full_match(line, '[0-9]{2};\\n') FROM t")
+    # \z, not $: Java's $ also matches before a final line end
+    assert spark == "SELECT line RLIKE '^(?:[0-9]{2};\\\\n)\\\\z' FROM t"
+    pattern = to_spark("SELECT regexp_full_match(line, p) FROM t")
+    assert pattern == "SELECT line RLIKE CONCAT('^(?:', p, ')\\\\z') FROM t"
+
+
+def test_list_index_is_null_past_the_end() -> None:
+    assert to_spark("SELECT parts[3] FROM t") == "SELECT TRY_ELEMENT_AT(parts, 3) FROM t"
+    with pytest.raises(EngineError, match="must be a number"):
+        to_spark("SELECT parts[i] FROM t")
+
+
+def test_left_with_a_negative_length_drops_the_end() -> None:
+    assert to_spark("SELECT left(s, -2) FROM t") == "SELECT LEFT(s, LENGTH(s) - 2) FROM t"
+    assert to_spark("SELECT left(s, 2) FROM t") == "SELECT LEFT(s, 2) FROM t"
+
+
+def test_statements_the_ingest_uses() -> None:
+    empty = translate("CREATE TEMP TABLE IF NOT EXISTS r (a BIGINT, b VARCHAR)")
+    assert (empty.kind, empty.table, empty.if_exists) == (StatementKind.CREATE_TEMP, "r", True)
+    assert empty.sql == "SELECT CAST(NULL AS BIGINT) AS a, CAST(NULL AS STRING) AS b WHERE FALSE"
+    insert = translate("INSERT INTO r SELECT x, y FROM s")
+    assert (insert.kind, insert.table, insert.sql) == (
+        StatementKind.INSERT,
+        "r",
+        "SELECT x, y FROM s",
+    )
+    dropped = translate("ALTER TABLE r DROP COLUMN IF EXISTS h2")
+    assert (dropped.kind, dropped.table, dropped.column, dropped.if_exists) == (
+        StatementKind.DROP_COLUMN,
+        "r",
+        "h2",
+        True,
+    )
 
 
 def test_empty_in_list_is_false() -> None:
