@@ -12,7 +12,7 @@ from havre.core.config import Settings
 from havre.core.errors import DataValidationError
 from havre.ingest.ids import MAX_LINES, RecordIds
 from havre.ingest.model import Delivery, ResolvedTable
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import Engine
 from havre.pseudo.scheme import PseudonymScheme
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total) — bytes or steps
@@ -38,7 +38,7 @@ class ByteCounter:
 
 @dataclass
 class IngestContext:
-    engine: DuckDBEngine
+    engine: Engine
     settings: Settings
     delivery: Delivery
     source_name: str

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 from havre.core.errors import DataValidationError, EngineError
 from havre.ingest.context import ByteCounter, IngestContext
 from havre.ingest.fields import (
@@ -37,7 +35,8 @@ from havre.ingest.model import (
     staged_select,
     stored_select,
 )
-from havre.lake.textfiles import LineReader, check_header, line_sql, read_header, uses_crlf
+from havre.lake.engine import Lines
+from havre.lake.textfiles import check_header, line_sql, read_header, uses_crlf
 
 # one field of an RFC 4180 line: quoted (with "" inside) or bare
 _CSV_FIELD = r'(?:^|,)("(?:[^"]|"")*"|[^,]*)'
@@ -120,7 +119,7 @@ def stage_delimited(
     """
     relation = f"chk_{table}"
     hashes = line_hashes(keyed)
-    readers: list[tuple[SourceFile, LineReader, pa.RecordBatchReader]] = []
+    to_read: list[tuple[SourceFile, bool, ByteCounter]] = []
     selects = []
     names: list[str] = []
     constants: list[str] = []
@@ -132,14 +131,13 @@ def stage_delimited(
         positions, expected = header_positions(source, header, own, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
-        reader = LineReader(source.path, progress=counter, crlf=crlf)
         lines = f"lines_{source.file_id}"
         select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra, hashes)
         if own != fields:
             select = padded_select(select, own, fields, constants, hashes)
         selects.append(select)
         names = checked_names(fields, constants, hashes)
-        readers.append((source, reader, reader.reader()))
+        to_read.append((source, crlf, counter))
     stored = stored_select(
         staged_select(" UNION ALL ".join(selects), names, join, fields),
         fields,
@@ -148,22 +146,25 @@ def stage_delimited(
         join=join,
         hashes=hashes,
     )
-    for source, _, stream in readers:
-        ctx.register(f"lines_{source.file_id}", stream)
+    registered: list[tuple[SourceFile, Lines]] = []
     try:
+        for source, crlf, counter in to_read:
+            name = f"lines_{source.file_id}"
+            numbered = ctx.engine.register_lines(name, source.path, crlf=crlf, progress=counter)
+            registered.append((source, numbered))
         with ctx.engine.joins_as_written():
             ctx.execute(f"CREATE TEMP TABLE {relation} AS {stored}")
+        counts = [(source, numbered.count()) for source, numbered in registered]
     except EngineError:
-        failed = [reader.error for _, reader, _ in readers if reader.error is not None]
+        failed = [f for f in (numbered.failure() for _, numbered in registered) if f]
         if failed:
             raise failed[0] from None  # a file, not the engine, failed
         raise
     finally:
-        for source, _, stream in readers:
-            ctx.engine.connection.unregister(f"lines_{source.file_id}")
-            ctx.engine.forget(stream)
-    for source, reader, _ in readers:
-        read = max(reader.lines - 1, 0)
+        for source, _ in registered:
+            ctx.engine.unregister(f"lines_{source.file_id}")
+    for source, count in counts:
+        read = max(count - 1, 0)
         ctx.add_read(source.table, read, source.file_id)
         if source.declared_rows is not None and source.declared_rows != read:
             raise DataValidationError(
@@ -220,11 +221,11 @@ def _select(
         # a quoted field left open (a line cut inside quotes) counts as a truncated line
         odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
         decoded = f"SELECT line_no, raw, {line_sql(crlf)} AS line FROM {lines} WHERE line_no > 1"
-        n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE len(parts) END"
+        n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE array_length(parts) END"
         blank = "coalesce(line = '', false)"
     else:
         decoded = f"SELECT line_no, raw, try(decode(raw)) AS line FROM {lines} WHERE line_no > 1"
-        n_fields = "len(parts)"
+        n_fields = "array_length(parts)"
         blank = f"octet_length(raw) <= {end}"
     line_ok = "false"
     if shape is not None:

@@ -151,9 +151,17 @@ class Ingestion:
     ) -> tuple[Manifest, IngestResult]:
         scheme = self.pseudo.scheme(reader.scheme_id)
         temp = self.settings.home / "tmp" / f"ingest-{new_id('run')}"
-        engine = DuckDBEngine(self.settings, temp_directory=temp)
-        # on Spark, its session starts while DuckDB reads and stages the delivery
-        starting = self._start_spark()
+        staged_on_spark = self.settings.engine == "spark" and reader.stages_on_spark(delivery)
+        engine: DuckDBEngine | SparkEngine
+        starting: Future[SparkEngine] | None = None
+        if staged_on_spark:
+            from havre.lake.spark import SparkEngine
+
+            engine = SparkEngine(self.settings, keys=self.lake.keys)
+        else:
+            engine = DuckDBEngine(self.settings, temp_directory=temp)
+            # on Spark, its session starts while DuckDB reads and stages the delivery
+            starting = self._start_spark()
         try:
             ctx = IngestContext(
                 engine=engine,
@@ -179,13 +187,16 @@ class Ingestion:
             def on_table(done: int) -> None:
                 progress("writing the lake", done, len(LAKE_TABLES))
 
-            if starting is None:
+            spark = engine if not isinstance(engine, DuckDBEngine) else None
+            if starting is not None:
+                spark = starting.result()
+            if spark is None:
                 written = write_lake(ctx, builder, on_table)
             else:
-                spark = starting.result()
                 written = write_lake_on_spark(ctx, builder, spark, temp / "spark", on_table)
                 ctx.step(
-                    f"mapped to OMOP, wrote the lake tables and ran the quality checks on Spark "
+                    f"{'read, checked, resolved, ' if staged_on_spark else ''}mapped to OMOP, "
+                    "wrote the lake tables and ran the quality checks on Spark "
                     f"({self.settings.spark_master})"
                 )
             tables = [*(written.tables[name] for name in LAKE_TABLES), written.link]
@@ -226,7 +237,7 @@ class Ingestion:
                     for f in delivery.files
                 ),
                 steps=tuple(ctx.steps),
-                software=_software(spark=starting is not None),
+                software=_software(spark=self.settings.engine == "spark"),
                 pseudonym_scheme={**scheme.to_dict(), "label": scheme.label},
             ),
             coverage=coverage,

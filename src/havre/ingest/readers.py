@@ -30,6 +30,10 @@ class SourceReader(Protocol):
         """Stage, check and resolve every record; register ``ctx.tables`` (one per source
         table) and ``ctx.outputs`` (one SQL query per lake table)."""
 
+    def stages_on_spark(self, delivery: Delivery) -> bool:
+        """Whether ``load`` can run on Spark (``HAVRE_ENGINE=spark``) for this delivery; if
+        not, DuckDB stages it and Spark maps and writes it (docs/ingest.md#spark)."""
+
 
 _READERS: dict[str, Callable[[], SourceReader]] = {}
 _BUILT_IN = ("havre.ingest.snds.reader", "havre.ingest.fhir.reader", "havre.ingest.omop.reader")

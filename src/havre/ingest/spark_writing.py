@@ -52,13 +52,15 @@ def write_lake_on_spark(
 ) -> LakeWrite:
     """``write_lake`` on Spark: the same mapping queries (``ctx.outputs``) and checks.
 
-    The staged relations the mappings read are handed over first (``hand_over``). Spark
+    The staged relations the mappings read are handed over first (``hand_over``), unless
+    Spark staged them itself (``ctx.engine`` is ``spark``). Spark
     writes each table as encrypted Parquet under the version's key; the files are moved into
     the version and registered there (rows, SHA-256) as ``write_table`` registers its own,
     then read back by Spark for the quality checks: the checks count what was written, and
     Spark keeps no copy of a table in memory. The link to the opt-out register is written
     from DuckDB, where the person resolvers left its rows."""
-    hand_over(ctx, spark, builder, folder / "handover")
+    if spark is not ctx.engine:  # staged on DuckDB (a source Spark does not stage)
+        hand_over(ctx, spark, builder, folder / "handover")
     files: dict[str, tuple[FileInfo, ...]] = {}
     for number, table in enumerate(ORDER):
         files[table] = _write_on_spark(ctx, spark, builder, table, folder / "written" / table)

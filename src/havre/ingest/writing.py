@@ -39,7 +39,7 @@ from havre.cdm.quality import (
 from havre.core.errors import IntegrityError
 from havre.ingest.context import IngestContext
 from havre.ingest.persons import LINK_ROWS
-from havre.lake.engine import Engine
+from havre.lake.engine import DuckDBEngine, Engine
 from havre.lake.manifest import ColumnInfo, Coverage, FileInfo, QualityResult, TableInfo
 from havre.lake.optout_link import OPTOUT_LINK, OPTOUT_LINK_SCHEMA
 from havre.lake.staging import VersionBuilder
@@ -185,7 +185,9 @@ def _materialize(ctx: IngestContext, table: str) -> None:
 def _write(ctx: IngestContext, builder: VersionBuilder, table: str) -> tuple[FileInfo, ...]:
     """In a writer thread: the table's rows, from the engine to encrypted Parquet."""
     spec = omop_table(table)
-    cursor = ctx.engine.connection.cursor()  # a connection of its own, same database
+    engine = ctx.engine
+    assert isinstance(engine, DuckDBEngine)  # Spark writes with spark_writing
+    cursor = engine.connection.cursor()  # a connection of its own, same database
     try:
         reader = cursor.sql(f"SELECT * FROM lake_{table}").to_arrow_reader(WRITE_BATCH_ROWS)
         got = [(f.name, f.type) for f in reader.schema]

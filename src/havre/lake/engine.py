@@ -19,7 +19,8 @@ import duckdb
 import pyarrow as pa
 
 from havre.core.config import Settings
-from havre.core.errors import EngineError
+from havre.core.errors import DataValidationError, EngineError
+from havre.lake.textfiles import LineReader, ProgressCallback
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
@@ -29,11 +30,33 @@ if TYPE_CHECKING:
 BATCH_ROWS = 122_880
 
 
+class Lines(Protocol):
+    """A delivered text file registered as numbered lines (``register_lines``)."""
+
+    def count(self) -> int:
+        """How many lines the file has (its header included), once a statement read them."""
+
+    def failure(self) -> DataValidationError | None:
+        """Why reading the file failed, if it did (an engine error then stands for it)."""
+
+
 class Engine(Protocol):
     name: str
 
     def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
         """Make Arrow data queryable under ``name``."""
+
+    def register_lines(
+        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+    ) -> Lines:
+        """A delivered text file as the relation ``name`` (``line_no`` from 1, ``raw``: each
+        line's bytes with its line end; see ``havre.lake.textfiles``)."""
+
+    def unregister(self, name: str) -> None:
+        """Forget what ``register`` or ``register_lines`` made queryable under ``name``."""
+
+    def scalar(self, query: str) -> Any:
+        """The first value of a query's first row (None without a row)."""
 
     def sql(self, query: str) -> pa.Table:
         """Run a query (DuckDB dialect) and return the whole result."""
@@ -84,15 +107,24 @@ class DuckDBEngine:
                 settings, memory_limit=memory_limit, temp_directory=temp_directory
             ),
         )
-        self._keep: list[Any] = []  # registered objects must outlive their queries
+        self._keep: dict[str, Any] = {}  # registered objects must outlive their queries
 
     def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
-        self._keep.append(data)
+        self._keep[name.lower()] = data
         self.connection.register(name, data)
 
-    def forget(self, data: object) -> None:
-        """Drop the reference kept to registered data (unregister it first)."""
-        self._keep = [kept for kept in self._keep if kept is not data]
+    def register_lines(
+        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+    ) -> Lines:
+        """The file streamed through ``LineReader``: the engine's threads take its batches in
+        turn, so it is read while earlier batches are checked, in the memory of a few chunks."""
+        reader = LineReader(path, progress=progress, crlf=crlf)
+        self.register(name, reader.reader())
+        return _StreamedLines(reader)
+
+    def unregister(self, name: str) -> None:
+        self.connection.unregister(name)
+        self._keep.pop(name.lower(), None)
 
     def sql(self, query: str) -> pa.Table:
         try:
@@ -133,6 +165,19 @@ class DuckDBEngine:
     def close(self) -> None:
         self.connection.close()
         self._keep.clear()
+
+
+class _StreamedLines:
+    """``Lines`` of a file a ``LineReader`` streams: counted as they are read."""
+
+    def __init__(self, reader: LineReader) -> None:
+        self._reader = reader
+
+    def count(self) -> int:
+        return self._reader.lines
+
+    def failure(self) -> DataValidationError | None:
+        return self._reader.error
 
 
 def open_engine(settings: Settings, *, keys: KeyStore | None = None, **kwargs: Any) -> Engine:

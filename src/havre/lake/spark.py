@@ -31,16 +31,18 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from havre.core.config import Settings
-from havre.core.errors import EngineError
+from havre.core.errors import DataValidationError, EngineError
 from havre.keys.parquet import key_identifier, parse_identifier
-from havre.lake.engine import BATCH_ROWS
+from havre.lake.engine import BATCH_ROWS, Lines
 from havre.lake.sqlrules import StatementKind, to_spark, translate
+from havre.lake.textfiles import ProgressCallback
 
 if TYPE_CHECKING:
     import pyarrow.dataset as ds
     from pyspark.sql import DataFrame, SparkSession
 
     from havre.keys.base import KeyStore
+    from havre.lake.spark_lines import SparkLines
 
 log = logging.getLogger(__name__)
 
@@ -258,6 +260,7 @@ class SparkEngine:
         self._granted: dict[str, str] = {}  # key identifier -> base64 key
         self._tokens: list[str] = []  # parquet-java cache tokens used by this engine
         self._views: dict[str, DataFrame] = {}
+        self._lines: dict[str, SparkLines] = {}
         self._closed = False
 
     # -- data in ----------------------------------------------------------------------------
@@ -273,6 +276,26 @@ class SparkEngine:
         else:
             frame = self._from_arrow(data)
         self._view(name, frame)
+
+    def register_lines(
+        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+    ) -> Lines:
+        """The file read by the executors (``havre.lake.spark_lines``), kept by them until
+        ``unregister``. ``progress`` hears of the whole file once it is read."""
+        from havre.lake.spark_lines import read_lines
+
+        lines = read_lines(self.session, path, crlf=crlf)
+        self._view(name, lines.frame)
+        self._lines[name.lower()] = lines
+        if progress is not None:
+            progress(path.stat().st_size)
+        return _CountedLines(lines.lines)
+
+    def unregister(self, name: str) -> None:
+        self._drop(name)
+        lines = self._lines.pop(name.lower(), None)
+        if lines is not None:
+            lines.release()
 
     def register_parquet(self, name: str, paths: list[Path]) -> None:
         """Parquet files (plain or encrypted under keys of ``keys``) as a relation."""
@@ -328,7 +351,7 @@ class SparkEngine:
     def _view(self, name: str, frame: DataFrame) -> None:
         previous = self._views.get(name.lower())
         if previous is not None and previous is not frame:
-            previous.unpersist(blocking=False)
+            _release(previous)
         frame.createOrReplaceTempView(name)
         self._views[name.lower()] = frame
 
@@ -365,13 +388,27 @@ class SparkEngine:
 
     def execute(self, statement: str) -> None:
         translated = translate(statement)
+        table = translated.table
+        if translated.kind is StatementKind.CREATE_TEMP and translated.if_exists:
+            assert table is not None
+            if table.lower() in self._views:
+                return
         if translated.kind in (StatementKind.CREATE_TEMP, StatementKind.DELETE):
-            assert translated.table is not None
-            # a temporary table is computed once and kept: cached on its first use (its
-            # inputs never change under it, so the lazy cache holds what DuckDB would store)
-            frame = self._run(translated.sql).cache()
-            self._drop(translated.table)
-            self._view(translated.table, frame)
+            assert table is not None
+            frame = _stored(self._run(translated.sql))
+            self._drop(table)
+            self._view(table, frame)
+        elif translated.kind is StatementKind.INSERT:
+            assert table is not None
+            self._view(table, self._appended(self._table(table), self._run(translated.sql)))
+        elif translated.kind is StatementKind.DROP_COLUMN:
+            assert table is not None and translated.column is not None
+            frame = self._table(table)
+            if translated.column.lower() not in (c.lower() for c in frame.columns):
+                if translated.if_exists:
+                    return
+                raise EngineError(f"Spark failed: {table} has no column {translated.column}.")
+            self._view(table, _stored(frame.drop(translated.column)))
         elif translated.kind is StatementKind.DROP:
             assert translated.table is not None
             if translated.table.lower() not in self._views and not translated.if_exists:
@@ -379,6 +416,28 @@ class SparkEngine:
             self._drop(translated.table)
         else:
             self._run(translated.sql).collect()
+
+    def _table(self, name: str) -> DataFrame:
+        frame = self._views.get(name.lower())
+        if frame is None:
+            raise EngineError(f"Spark failed: no table {name}.")
+        return frame
+
+    @staticmethod
+    def _appended(table: DataFrame, rows: DataFrame) -> DataFrame:
+        """``INSERT INTO``: rows matched to the table's columns by position, cast to their
+        types (as DuckDB does), then the whole stored again (before the old rows go)."""
+        if len(rows.columns) != len(table.columns):
+            raise EngineError(
+                f"Spark failed: {len(rows.columns)} values for {len(table.columns)} columns."
+            )
+        typed = rows.select(
+            *(
+                rows[given].cast(field.dataType).alias(field.name)
+                for given, field in zip(rows.columns, table.schema.fields, strict=True)
+            )
+        )
+        return _stored(table.union(typed))
 
     @contextlib.contextmanager
     def joins_as_written(self) -> Iterator[None]:
@@ -390,7 +449,7 @@ class SparkEngine:
         frame = self._views.pop(name.lower(), None)
         self.session.catalog.dropTempView(name)
         if frame is not None:
-            frame.unpersist(blocking=False)
+            _release(frame)
 
     # -- data out ---------------------------------------------------------------------------
     def write_parquet(
@@ -438,6 +497,38 @@ class SparkEngine:
         except Exception:
             log.debug("key caches not cleared")
         self._tokens.clear()
+
+
+class _CountedLines:
+    """``Lines`` of a file Spark read: counted when it was."""
+
+    def __init__(self, count: int) -> None:
+        self._count = count
+
+    def count(self) -> int:
+        return self._count
+
+    def failure(self) -> DataValidationError | None:
+        return None  # a file that cannot be read fails register_lines itself
+
+
+def _stored(frame: DataFrame) -> DataFrame:
+    """A temporary table: computed now and kept by the executors (memory, then their
+    encrypted local disks), its plan cut to a scan of what was kept. A lazy cache keeps the
+    plan that made it, and each later plan holds all of those before it: over the ingest's
+    long chain of tables, with its large CASE expressions of checks, Spark then spent
+    minutes planning (matching plans against the cache) for seconds of work."""
+    return frame.localCheckpoint(eager=True)
+
+
+def _release(frame: DataFrame) -> None:
+    """Free what a relation keeps: its stored rows (``_stored``: the blocks of the scanned
+    RDD), or its cache."""
+    with contextlib.suppress(Exception):  # the JVM's own cleaner frees them in the end
+        plan = frame._jdf.queryExecution().analyzed()
+        if plan.getClass().getSimpleName() == "LogicalRDD":
+            plan.rdd().unpersist(False)
+    frame.unpersist(blocking=False)
 
 
 def _nullable(frame: DataFrame) -> DataFrame:

@@ -1,10 +1,11 @@
 """Ingestion on Spark: ``HAVRE_ENGINE=spark havre ingest`` makes the lake DuckDB makes.
 
-One synthetic SNDS delivery (dirty records, objectors in the opt-out register) is ingested by
-the ``havre ingest`` command twice into one hub — so with the same keys, hence the same
-pseudonyms —, once per engine, as two datasets. The staging is DuckDB's on both; the mapping
-to OMOP, the lake's files and the quality checks are Spark's on the second: every table must
-hold the same rows, registered in the manifest as the DuckDB path registers them."""
+One synthetic SNDS delivery (dirty records, objectors in the opt-out register), as CSV files and
+as Parquet files, is ingested by the ``havre ingest`` command into one hub — so with the same
+keys, hence the same pseudonyms —, once per engine and format, as four datasets. On Spark, the
+CSV delivery is read, checked, resolved and pseudonymized by Spark itself; the Parquet one is
+staged by DuckDB and handed over (``hand_over``). Either way every table must hold the rows
+DuckDB makes, registered in the manifest as the DuckDB path registers them."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from .helpers import content_hash
 pytestmark = pytest.mark.spark
 
 ENGINES = ("duckdb", "spark")
+FORMATS = ("csv", "parquet")
+Ingested = tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], LakeVersion]]
 
 
 def havre(*args: str) -> dict[str, Any]:
@@ -48,10 +51,19 @@ def havre(*args: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def ingested(
     tmp_path_factory: pytest.TempPathFactory, spark_settings: Settings
-) -> Iterator[tuple[dict[str, dict[str, Any]], dict[str, LakeVersion]]]:
+) -> Iterator[Ingested]:
     root = tmp_path_factory.mktemp("ingest-lake-parity")
-    synth = root / "synth"
-    generate(SynthOptions(persons=300, seed=11, out=synth, formats=("snds",), dirty_rate=0.05))
+    for file_format in FORMATS:
+        generate(
+            SynthOptions(
+                persons=300,
+                seed=11,
+                out=root / file_format,
+                formats=("snds",),
+                dirty_rate=0.05,
+                file_format=file_format,
+            )
+        )
     patch = pytest.MonkeyPatch()
     # record ids are keyed by a secret drawn per run (havre.ingest.ids), so two runs differ
     # on any engine: fixed here, the one thing the two runs would not otherwise share
@@ -76,35 +88,46 @@ def ingested(
     hub = None
     try:
         havre("init")
-        assert havre("optout", "import", str(synth / "optout" / "optout.csv"))["added"] > 0
+        assert havre("optout", "import", str(root / "csv" / "optout" / "optout.csv"))["added"] > 0
         results = {}
-        for engine in ENGINES:
-            patch.setenv("HAVRE_ENGINE", engine)
-            results[engine] = havre(
-                "ingest", str(synth / "snds"), "--source", "snds", "--dataset", f"snds-{engine}"
-            )
-        # the hand-over carries the columns the mappings name, never the NIR, and of the
-        # source tables only loaded records (objectors' records stay in DuckDB)
+        for file_format in FORMATS:
+            for engine in ENGINES:
+                patch.setenv("HAVRE_ENGINE", engine)
+                dataset = f"snds-{engine}-{file_format}"
+                delivery = str(root / file_format / "snds")
+                results[engine, file_format] = havre(
+                    "ingest", delivery, "--source", "snds", "--dataset", dataset
+                )
+            # Spark stages CSV itself; Parquet is staged by DuckDB and handed over, with the
+            # columns the mappings name, never the NIR, and of the source tables only loaded
+            # records (objectors' records stay in DuckDB)
+            if file_format == "csv":
+                assert handed == [] and loaded == []
         assert len(handed) == 1 and "res_IR_BEN_R" in handed[0]
         assert all(names is not None and "ben_nir" not in names for names in handed[0].values())
         sources = {name for name in handed[0] if name.startswith("res_")}
         assert loaded == [sources] and len(sources) >= 8
         hub = Hub.open(Settings(home=root / "hub"))
-        yield results, {engine: hub.lake.open(f"snds-{engine}") for engine in ENGINES}
+        versions = {
+            (engine, file_format): hub.lake.open(f"snds-{engine}-{file_format}")
+            for engine in ENGINES
+            for file_format in FORMATS
+        }
+        yield results, versions
     finally:
         if hub is not None:
             hub.close()
         patch.undo()
 
 
-def test_the_same_lake_on_both_engines(
-    ingested: tuple[dict[str, dict[str, Any]], dict[str, LakeVersion]],
-) -> None:
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_the_same_lake_on_both_engines(ingested: Ingested, file_format: str) -> None:
     results, versions = ingested
-    on_duckdb, on_spark = versions["duckdb"], versions["spark"]
+    on_duckdb, on_spark = versions["duckdb", file_format], versions["spark", file_format]
     assert (
-        results["spark"]["created"]
-        and results["spark"]["lake_rows"] == (results["duckdb"]["lake_rows"])
+        results["spark", file_format]["created"]
+        and results["spark", file_format]["lake_rows"]
+        == (results["duckdb", file_format]["lake_rows"])
     )
     assert on_spark.tables == on_duckdb.tables
     for name in on_duckdb.tables:
@@ -120,10 +143,9 @@ def test_the_same_lake_on_both_engines(
         assert sorted(spark_persons) == sorted(persons.column(column).to_pylist()), column
 
 
-def test_files_registered_as_duckdb_registers_them(
-    ingested: tuple[dict[str, dict[str, Any]], dict[str, LakeVersion]],
-) -> None:
-    version = ingested[1]["spark"]
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_files_registered_as_duckdb_registers_them(ingested: Ingested, file_format: str) -> None:
+    version = ingested[1]["spark", file_format]
     version.verify()  # every file's SHA-256
     for table in version.manifest.tables:
         assert table.files, table.name
@@ -136,20 +158,23 @@ def test_files_registered_as_duckdb_registers_them(
         assert sum(f.rows for f in table.files) == version.read(table.name).num_rows
 
 
+@pytest.mark.parametrize("file_format", FORMATS)
 def test_reconciliation_quarantine_and_checks_identical(
-    ingested: tuple[dict[str, dict[str, Any]], dict[str, LakeVersion]],
+    ingested: Ingested, file_format: str
 ) -> None:
-    on_duckdb, on_spark = (ingested[1][engine].manifest for engine in ENGINES)
+    on_duckdb, on_spark = (ingested[1][engine, file_format].manifest for engine in ENGINES)
     assert on_spark.reconciliation == on_duckdb.reconciliation
     total = on_duckdb.reconciliation.total
     assert total.quarantined > 0 and total.opted_out > 0 and total.duplicates > 0
     assert on_spark.quarantine.by_reason == on_duckdb.quarantine.by_reason
     assert on_spark.quarantine.rows == on_duckdb.quarantine.rows
-    quarantined = [ingested[1][engine].quarantine().to_table() for engine in ENGINES]
+    quarantined = [ingested[1][engine, file_format].quarantine().to_table() for engine in ENGINES]
     assert content_hash(quarantined[1]) == content_hash(quarantined[0])
     assert on_spark.quality == on_duckdb.quality and on_spark.coverage == on_duckdb.coverage
     assert "pyspark" in on_spark.lineage.software and "pyspark" not in on_duckdb.lineage.software
     assert any("on Spark" in step for step in on_spark.lineage.steps)
+    staged = any(step.startswith("read, checked, resolved") for step in on_spark.lineage.steps)
+    assert staged == (file_format == "csv")
 
 
 def test_hand_over_trims_only_what_no_query_reads() -> None:

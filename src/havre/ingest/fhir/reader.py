@@ -71,6 +71,10 @@ class FhirReader:
         files = hash_files(entries, root, progress)
         return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
 
+    def stages_on_spark(self, delivery: Delivery) -> bool:
+        # NDJSON resources are parsed with DuckDB's JSON functions (no same-valued Spark form)
+        return False
+
     def load(self, ctx: IngestContext) -> None:
         for name, table in code_sets().items():
             ctx.register(name, table)

@@ -113,8 +113,7 @@ def stage_records(ctx: IngestContext, supported: set[str]) -> None:
             ctx.register(relation, block)
             verb = "CREATE TEMP TABLE fhir_records AS" if first else "INSERT INTO fhir_records"
             ctx.execute(f"{verb} {select}")
-            ctx.engine.connection.unregister(relation)
-            ctx.engine.forget(block)
+            ctx.engine.unregister(relation)
             first = False
         read = reader.lines if reader is not None else json_records.num_rows
         ctx.file_reads[source.file_id] = read

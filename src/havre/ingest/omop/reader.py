@@ -86,6 +86,10 @@ class OmopReader:
         files = hash_files(entries, path, progress)
         return Delivery(self.kind, path, files, delivery_sha256(files), notes=notes)
 
+    def stages_on_spark(self, delivery: Delivery) -> bool:
+        # RFC 4180 CSV read in blocks by DuckDB (see ``load``)
+        return False
+
     def load(self, ctx: IngestContext) -> None:
         by_table = ctx.delivery.by_table()
         source = literal(ctx.source_name)
