@@ -14,7 +14,6 @@ from havre.ingest.context import IngestContext
 from havre.ingest.fields import (
     Field,
     dates_sql,
-    literal,
     problem_sql,
     quote,
     value_sql,
@@ -66,6 +65,7 @@ def stage_parquet(
                 f"{source.name}: column(s) {', '.join(missing)} missing.",
                 hint="the file does not have the columns of its table",
             )
+        rows = f"rows_{source.file_id}"
         raw = {f.name: f"CAST({quote(present[f.name.upper()])} AS VARCHAR)" for f in own}
         values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in own]
         constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
@@ -76,7 +76,7 @@ def stage_parquet(
                    true AS utf8_ok, false AS blank, {len(own)} AS n_fields,
                    {hash_items},
                    {", ".join(values + constants)}
-            FROM read_parquet({literal(str(source.path))}, file_row_number = true)
+            FROM {rows}
         """
         extras = [quote(n) for n in extra]
         problem = problem_sql(own, ctx.today_iso, expected_fields=len(own), typed=True)
@@ -98,7 +98,11 @@ def stage_parquet(
             hashes=hashes,
         )
         verb = "CREATE TEMP TABLE {} AS" if number == 0 else "INSERT INTO {}"
-        ctx.execute(f"{verb.format(relation)} {select}")
+        ctx.engine.register_parquet_rows(rows, source.path)
+        try:
+            ctx.execute(f"{verb.format(relation)} {select}")
+        finally:
+            ctx.engine.unregister(rows)
         read = pq.ParquetFile(source.path).metadata.num_rows
         ctx.add_read(source.table, read, source.file_id)
         ctx.progress(f"reading {table}", source.bytes, source.bytes)

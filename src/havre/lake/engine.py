@@ -52,8 +52,13 @@ class Engine(Protocol):
         """A delivered text file as the relation ``name`` (``line_no`` from 1, ``raw``: each
         line's bytes with its line end; see ``havre.lake.textfiles``)."""
 
+    def register_parquet_rows(self, name: str, path: Path) -> None:
+        """A delivered Parquet file as the relation ``name``: its columns and
+        ``file_row_number`` (0 for its first row)."""
+
     def unregister(self, name: str) -> None:
-        """Forget what ``register`` or ``register_lines`` made queryable under ``name``."""
+        """Forget what ``register``, ``register_lines`` or ``register_parquet_rows`` made
+        queryable under ``name``."""
 
     def scalar(self, query: str) -> Any:
         """The first value of a query's first row (None without a row)."""
@@ -108,6 +113,7 @@ class DuckDBEngine:
             ),
         )
         self._keep: dict[str, Any] = {}  # registered objects must outlive their queries
+        self._views: set[str] = set()  # names register_parquet_rows gave to views
 
     def register(self, name: str, data: pa.Table | pa.RecordBatchReader | ds.Dataset) -> None:
         self._keep[name.lower()] = data
@@ -122,7 +128,19 @@ class DuckDBEngine:
         self.register(name, reader.reader())
         return _StreamedLines(reader)
 
+    def register_parquet_rows(self, name: str, path: Path) -> None:
+        text = str(path).replace("'", "''")
+        self.execute(
+            f'CREATE TEMP VIEW "{name}" AS '
+            f"SELECT * FROM read_parquet('{text}', file_row_number = true)"
+        )
+        self._views.add(name.lower())
+
     def unregister(self, name: str) -> None:
+        if name.lower() in self._views:
+            self._views.discard(name.lower())
+            self.execute(f'DROP VIEW "{name}"')
+            return
         self.connection.unregister(name)
         self._keep.pop(name.lower(), None)
 

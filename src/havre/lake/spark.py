@@ -291,6 +291,22 @@ class SparkEngine:
             progress(path.stat().st_size)
         return _CountedLines(lines.lines)
 
+    def register_parquet_rows(self, name: str, path: Path) -> None:
+        """The file read by the executors; ``file_row_number`` is Parquet's own row index
+        (``_metadata.row_index``), not a count that depends on how the file is split."""
+        from pyspark.sql import functions
+
+        from havre.lake.spark_lines import glob_escaped
+
+        try:
+            frame = self.session.read.parquet(glob_escaped(path))
+            numbered = frame.select(
+                "*", functions.col("_metadata.row_index").alias("file_row_number")
+            )
+        except Exception as exc:
+            raise DataValidationError(f"{path.name}: read failed ({_reason(exc)}).") from None
+        self._view(name, numbered)
+
     def unregister(self, name: str) -> None:
         self._drop(name)
         lines = self._lines.pop(name.lower(), None)

@@ -84,7 +84,7 @@ def read_lines(session: SparkSession, path: Path, *, crlf: bool) -> SparkLines:
             # a truncated gzip must fail the read, whatever the session's settings say
             .option("ignoreCorruptFiles", False)
             .option("ignoreMissingFiles", False)
-            .text(_GLOB.sub(r"\\\1", str(path.resolve())))
+            .text(glob_escaped(path))
         )
     except Exception as exc:
         raise DataValidationError(f"{path.name}: read failed ({_reason(exc)}).") from None
@@ -167,6 +167,11 @@ def _line_no(splits: _Splits, path: Path) -> Column:
         .otherwise(failure)
         .cast("bigint")
     )
+
+
+def glob_escaped(path: Path) -> str:
+    """The file's absolute path as Spark reads it: its own glob characters escaped."""
+    return _GLOB.sub(r"\\\1", str(path.resolve()))
 
 
 def _head(path: Path, size: int) -> bytes:

@@ -84,9 +84,7 @@ class SndsReader:
         return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
 
     def stages_on_spark(self, delivery: Delivery) -> bool:
-        # text tables: read as numbered lines by Spark's executors; Parquet tables are read
-        # by DuckDB's read_parquet (row numbers), and handed over
-        return not delivery.files[0].name.endswith(".parquet")
+        return True  # text files as numbered lines, Parquet files with their row index
 
     def load(self, ctx: IngestContext) -> None:
         for name, table in code_sets().items():
