@@ -18,9 +18,10 @@ warm: what a long-running cluster sees). Throughput per core = lake rows read by
 extraction / time / cores of the master.
 
 - **ingest**: a clean synthetic SNDS delivery (``havre synth``, same sizes) ingested by
-  ``havre ingest`` in a child process per engine, into one hub (DuckDB; Spark ``local[2]``:
-  staging on DuckDB, mapping, lake files and checks on Spark, session start included, as a
-  command pays it). Wall and CPU time of the child, the load average around each run.
+  ``havre ingest`` in a child process per engine, into one hub (DuckDB; Spark ``local[1]``
+  and ``local[2]``: the whole ingest on Spark — reading, checks, pseudonyms, mapping, lake
+  files, quality checks —, session start included, as a command pays it). Wall and CPU time
+  of the child, the load average around each run.
 
 ``BENCH_SPARK_STEPS`` (``extraction,ingest`` by default) chooses the steps.
 """
@@ -254,7 +255,7 @@ def run(scale: str) -> BenchResult:
     return result
 
 
-INGEST_ENGINES = (("duckdb", "local[2]"), ("spark", "local[2]"))
+INGEST_ENGINES = (("duckdb", "local[2]"), ("spark", "local[1]"), ("spark", "local[2]"))
 
 
 def _ingest(result: BenchResult, sizes: tuple[int, ...]) -> None:
@@ -276,7 +277,7 @@ def _ingest(result: BenchResult, sizes: tuple[int, ...]) -> None:
                 before = os.getloadavg()[0]
                 args = ["ingest", str(delivery / "snds"), "--source", "snds"]
                 child_run = havre_child(
-                    [*args, "--dataset", f"snds-{engine}", "--json"],
+                    [*args, "--dataset", f"snds-{engine}-{master[-2]}", "--json"],
                     env={**home, "HAVRE_ENGINE": engine, "HAVRE_SPARK_MASTER": master},
                 )
                 after = os.getloadavg()[0]
