@@ -34,6 +34,7 @@ from havre.core.config import Settings
 from havre.core.errors import DataValidationError, EngineError
 from havre.keys.parquet import key_identifier, parse_identifier
 from havre.lake.engine import BATCH_ROWS, Lines
+from havre.lake.spark_lines import glob_escaped, java_reason
 from havre.lake.sqlrules import StatementKind, to_spark, translate
 from havre.lake.textfiles import ProgressCallback
 
@@ -296,15 +297,13 @@ class SparkEngine:
         (``_metadata.row_index``), not a count that depends on how the file is split."""
         from pyspark.sql import functions
 
-        from havre.lake.spark_lines import glob_escaped
-
         try:
             frame = self.session.read.parquet(glob_escaped(path))
             numbered = frame.select(
                 "*", functions.col("_metadata.row_index").alias("file_row_number")
             )
         except Exception as exc:
-            raise DataValidationError(f"{path.name}: read failed ({_reason(exc)}).") from None
+            raise DataValidationError(f"{path.name}: read failed ({java_reason(exc)}).") from None
         self._view(name, numbered)
 
     def unregister(self, name: str) -> None:
@@ -335,7 +334,9 @@ class SparkEngine:
         try:
             frame = self.session.read.parquet(*(str(p) for p in paths))
         except Exception as exc:
-            raise EngineError(f"Spark could not read {paths[0].parent}: {_reason(exc)}") from None
+            raise EngineError(
+                f"Spark could not read {paths[0].parent}: {java_reason(exc)}"
+            ) from None
         if schema is not None:
             frame = frame.select(*(f"`{n}`" for n in schema.names))
         return frame
@@ -376,13 +377,13 @@ class SparkEngine:
         try:
             return self.session.sql(spark_sql)
         except Exception as exc:
-            raise EngineError(f"Spark failed: {_reason(exc)}") from None
+            raise EngineError(f"Spark failed: {java_reason(exc)}") from None
 
     def _arrow(self, frame: DataFrame) -> pa.Table:
         try:
             table: pa.Table = frame.toArrow()
         except Exception as exc:
-            raise EngineError(f"Spark failed: {_reason(exc)}") from None
+            raise EngineError(f"Spark failed: {java_reason(exc)}") from None
         return table
 
     def sql(self, query: str) -> pa.Table:
@@ -396,7 +397,7 @@ class SparkEngine:
         try:
             return pa.RecordBatchReader.from_stream(frame)
         except Exception as exc:
-            raise EngineError(f"Spark failed: {_reason(exc)}") from None
+            raise EngineError(f"Spark failed: {java_reason(exc)}") from None
 
     def scalar(self, query: str) -> Any:
         table = self.sql(query)
@@ -492,7 +493,7 @@ class SparkEngine:
                 .parquet(str(folder))
             )
         except Exception as exc:
-            raise EngineError(f"Spark could not write {folder}: {_reason(exc)}") from None
+            raise EngineError(f"Spark could not write {folder}: {java_reason(exc)}") from None
 
     def close(self) -> None:
         if self._closed:
@@ -500,7 +501,7 @@ class SparkEngine:
         self._closed = True
         for name in list(self._views):
             try:
-                self._drop(name)
+                self.unregister(name)
             except Exception:  # the session may be gone already; its views died with it
                 log.debug("temporary view %s not dropped", name)
         self._granted.clear()
@@ -558,9 +559,3 @@ def _nullable(frame: DataFrame) -> DataFrame:
     return frame.select(
         *(functions.when(always, functions.col(f"`{name}`")).alias(name) for name in frame.columns)
     )
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else type(exc).__name__
-    return first[:500]

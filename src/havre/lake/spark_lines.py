@@ -87,7 +87,7 @@ def read_lines(session: SparkSession, path: Path, *, crlf: bool) -> SparkLines:
             .text(glob_escaped(path))
         )
     except Exception as exc:
-        raise DataValidationError(f"{path.name}: read failed ({_reason(exc)}).") from None
+        raise DataValidationError(f"{path.name}: read failed ({java_reason(exc)}).") from None
     cache = scanned.select(
         functions.monotonically_increasing_id().alias("row_id"),
         functions.col("_metadata.file_block_start").alias("split_start"),
@@ -97,7 +97,7 @@ def read_lines(session: SparkSession, path: Path, *, crlf: bool) -> SparkLines:
         splits = _count_splits(cache)
     except Exception as exc:
         cache.unpersist(blocking=False)
-        raise DataValidationError(f"{path.name}: read failed ({_reason(exc)}).") from None
+        raise DataValidationError(f"{path.name}: read failed ({java_reason(exc)}).") from None
     line_end = b"\r\n" if crlf else b"\n"
     if marked and not splits.lines:
         # the file is a byte-order mark alone: Spark drops it, and with it the only line
@@ -199,7 +199,7 @@ def _ends_with_lf(path: Path) -> bool:
         raise DataValidationError(f"{path.name}: read failed ({exc}).") from None
 
 
-def _reason(exc: BaseException) -> str:
+def java_reason(exc: BaseException) -> str:
     """The innermost cause Java gives (``EOFException: Unexpected end of input stream``), or
     the first line of the message: never its stack trace."""
     text = str(exc)
