@@ -7,7 +7,7 @@ import sqlglot
 
 from havre.core.errors import EngineError
 from havre.lake import sqlrules
-from havre.lake.sqlrules import StatementKind, to_spark, translate
+from havre.lake.sqlrules import Statement, StatementKind, to_spark, translate
 from havre.pseudo.hmac_sql import hmac_sql
 from havre.workspace.pseudonyms import shift_sql
 
@@ -69,21 +69,15 @@ def test_left_with_a_negative_length_drops_the_end() -> None:
 
 
 def test_statements_the_ingest_uses() -> None:
-    empty = translate("CREATE TEMP TABLE IF NOT EXISTS r (a BIGINT, b VARCHAR)")
-    assert (empty.kind, empty.table, empty.if_exists) == (StatementKind.CREATE_TEMP, "r", True)
-    assert empty.sql == "SELECT CAST(NULL AS BIGINT) AS a, CAST(NULL AS STRING) AS b WHERE FALSE"
-    insert = translate("INSERT INTO r SELECT x, y FROM s")
-    assert (insert.kind, insert.table, insert.sql) == (
-        StatementKind.INSERT,
-        "r",
-        "SELECT x, y FROM s",
+    empty = "SELECT CAST(NULL AS BIGINT) AS a, CAST(NULL AS STRING) AS b WHERE FALSE"
+    assert translate("CREATE TEMP TABLE IF NOT EXISTS r (a BIGINT, b VARCHAR)") == Statement(
+        StatementKind.CREATE_TEMP, empty, "r", if_exists=True
     )
-    dropped = translate("ALTER TABLE r DROP COLUMN IF EXISTS h2")
-    assert (dropped.kind, dropped.table, dropped.column, dropped.if_exists) == (
-        StatementKind.DROP_COLUMN,
-        "r",
-        "h2",
-        True,
+    assert translate("INSERT INTO r SELECT x, y FROM s") == Statement(
+        StatementKind.INSERT, "SELECT x, y FROM s", "r"
+    )
+    assert translate("ALTER TABLE r DROP COLUMN IF EXISTS h2") == Statement(
+        StatementKind.DROP_COLUMN, "", "r", if_exists=True, column="h2"
     )
 
 
