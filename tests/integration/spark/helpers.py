@@ -12,12 +12,14 @@ from typing import Any
 
 import pyarrow as pa
 
-SPEC = Path(__file__).parents[2] / "spec"
+TESTS = Path(__file__).parents[2]
+SPEC = TESTS / "spec"
 
 
-def spec_module(relative: str) -> ModuleType:
-    """A spec test module, loaded by path (the spec suite is shared, not copied)."""
-    path = SPEC / relative
+def spec_module(relative: str, root: Path = SPEC) -> ModuleType:
+    """A test module of the suite (a spec by default), loaded by path: what the DuckDB tests
+    use is shared with the parity tests, not copied. It must import absolutely."""
+    path = root / relative
     loaded = importlib.util.spec_from_file_location(f"havre_spec_{path.stem}", path)
     assert loaded is not None and loaded.loader is not None
     module = importlib.util.module_from_spec(loaded)

@@ -49,7 +49,6 @@ from havre.ingest.resolve import (
     reference_problem_sql,
     status_sql,
 )
-from havre.lake.textfiles import LineReader
 from havre.pseudo.scheme import SchemeId, omop_message_sql
 
 FORMAT = DelimitedFormat(delimiter=",", quoted=True, strict_header=False)
@@ -87,8 +86,7 @@ class OmopReader:
         return Delivery(self.kind, path, files, delivery_sha256(files), notes=notes)
 
     def stages_on_spark(self, delivery: Delivery) -> bool:
-        # RFC 4180 CSV read in blocks by DuckDB (see ``load``)
-        return False
+        return True  # numbered lines, split by a regular expression both engines run alike
 
     def load(self, ctx: IngestContext) -> None:
         by_table = ctx.delivery.by_table()
@@ -113,15 +111,19 @@ def _unsupported(ctx: IngestContext, table: str, files: list[SourceFile]) -> Non
     """An OMOP table Havre does not map: its records are read, counted and quarantined."""
     relation = f"res_{table}"
     for number, source in enumerate(files):
-        reader = LineReader(source.path)
-        ctx.register(f"lines_{source.file_id}", reader.reader())
+        lines = f"lines_{source.file_id}"
+        numbered = ctx.engine.register_lines(lines, source.path, crlf=False)
         verb = "CREATE TEMP TABLE {} AS" if number == 0 else "INSERT INTO {}"
-        ctx.execute(
-            f"{verb.format(relation)} SELECT {source.file_id} AS file_id, line_no, "
-            f"'{QUARANTINED}' AS status, '{Reason.UNSUPPORTED_RESOURCE.value}' AS problem "
-            f"FROM lines_{source.file_id} WHERE line_no > 1"
-        )
-        ctx.add_read(table, max(reader.lines - 1, 0), source.file_id)
+        try:
+            ctx.execute(
+                f"{verb.format(relation)} SELECT {source.file_id} AS file_id, line_no, "
+                f"'{QUARANTINED}' AS status, '{Reason.UNSUPPORTED_RESOURCE.value}' AS problem "
+                f"FROM {lines} WHERE line_no > 1"
+            )
+            read = numbered.count()
+        finally:
+            ctx.engine.unregister(lines)
+        ctx.add_read(table, max(read - 1, 0), source.file_id)
     ctx.unsupported[table] = ctx.read_counts.get(table, 0)
     ctx.add_table(ResolvedTable(table, relation, ()))
 
