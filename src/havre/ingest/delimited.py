@@ -16,7 +16,6 @@ from havre.ingest.fields import (
     Field,
     Kind,
     dates_sql,
-    literal,
     problem_sql,
     quote,
     value_sql,
@@ -35,7 +34,7 @@ from havre.ingest.model import (
     staged_select,
     stored_select,
 )
-from havre.lake.engine import Lines
+from havre.lake.engine import Lines, sql_literal
 from havre.lake.textfiles import check_header, line_sql, read_header, uses_crlf
 
 # one field of an RFC 4180 line: quoted (with "" inside) or bare
@@ -229,7 +228,7 @@ def _select(
         blank = f"octet_length(raw) <= {end}"
     line_ok = "false"
     if shape is not None:
-        line_ok = f"regexp_full_match(line, {literal(shape.pattern)})"
+        line_ok = f"regexp_full_match(line, {sql_literal(shape.pattern)})"
         matched = ("line_ok", shape.covered)
     hash_items = line_hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
     staged = f"""

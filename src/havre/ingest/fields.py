@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from havre.ingest.reasons import Reason
+from havre.lake.engine import sql_literal
 from havre.pseudo.nir import NIR_PATTERN
 
 INTEGER_PATTERN = r"^-?[0-9]{1,18}$"
@@ -90,10 +91,6 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def value_sql(field: Field, raw: str, *, well_formed: bool = False) -> str:
     """SQL: a raw field as staged: empty → NULL (or the default), a NIR without spaces, in
     upper case. Other values are kept as delivered: a stray space fails their checks.
@@ -103,13 +100,13 @@ def value_sql(field: Field, raw: str, *, well_formed: bool = False) -> str:
     if field.kind is Kind.NIR and not well_formed:
         cleaned = f"nullif(upper(replace(trim({raw}), ' ', '')), '')"
     if field.default is not None:
-        cleaned = f"coalesce({cleaned}, {literal(field.default)})"
+        cleaned = f"coalesce({cleaned}, {sql_literal(field.default)})"
     return cleaned
 
 
 def _when(condition: str, reason: Reason, field: str | None) -> str:
     problem = reason.value if field is None else f"{reason.value}|{field}"
-    return f"WHEN {condition} THEN {literal(problem)}"
+    return f"WHEN {condition} THEN {sql_literal(problem)}"
 
 
 def field_checks(
@@ -131,7 +128,7 @@ def field_checks(
         if not kind_covered:
             checks.append(
                 _when(
-                    f"{present} AND NOT regexp_matches({col}, {literal(INTEGER_PATTERN)})",
+                    f"{present} AND NOT regexp_matches({col}, {sql_literal(INTEGER_PATTERN)})",
                     Reason.WRONG_TYPE,
                     field.name,
                 )
@@ -149,7 +146,7 @@ def field_checks(
         if not kind_covered:
             checks.append(
                 _when(
-                    f"{present} AND NOT regexp_matches({col}, {literal(DECIMAL_PATTERN)})",
+                    f"{present} AND NOT regexp_matches({col}, {sql_literal(DECIMAL_PATTERN)})",
                     Reason.WRONG_TYPE,
                     field.name,
                 )
@@ -157,7 +154,7 @@ def field_checks(
     elif field.kind is Kind.DATE:
         # the line's match proves the format, not that the date exists (2023-02-30)
         well_formed = (
-            "" if kind_covered else f"NOT regexp_matches({col}, {literal(DATE_PATTERN)}) OR "
+            "" if kind_covered else f"NOT regexp_matches({col}, {sql_literal(DATE_PATTERN)}) OR "
         )
         checks.append(
             _when(
@@ -168,8 +165,8 @@ def field_checks(
         )
         checks.append(
             _when(
-                f"{present} AND ({as_date} < DATE {literal(MIN_DATE)} "
-                f"OR {as_date} > DATE {literal(today)})",
+                f"{present} AND ({as_date} < DATE {sql_literal(MIN_DATE)} "
+                f"OR {as_date} > DATE {sql_literal(today)})",
                 Reason.DATE_OUT_OF_RANGE,
                 field.name,
             )
@@ -178,7 +175,7 @@ def field_checks(
         if not kind_covered:
             checks.append(
                 _when(
-                    f"{present} AND NOT regexp_matches({col}, {literal(NIR_PATTERN)})",
+                    f"{present} AND NOT regexp_matches({col}, {sql_literal(NIR_PATTERN)})",
                     Reason.BAD_NIR_FORMAT,
                     field.name,
                 )
@@ -198,7 +195,7 @@ def field_checks(
     if field.pattern is not None and PATTERN not in covered:
         checks.append(
             _when(
-                f"{present} AND NOT regexp_matches({col}, {literal(field.pattern)})",
+                f"{present} AND NOT regexp_matches({col}, {sql_literal(field.pattern)})",
                 field.pattern_reason,
                 field.name,
             )
@@ -207,7 +204,7 @@ def field_checks(
         condition, reason = field.check
         checks.append(_when(f"{present} AND NOT ({condition.format(col=col)})", reason, field.name))
     if field.values is not None:
-        allowed = ", ".join(literal(v) for v in field.values)
+        allowed = ", ".join(sql_literal(v) for v in field.values)
         checks.append(
             _when(f"{present} AND {col} NOT IN ({allowed})", Reason.UNKNOWN_CODE, field.name)
         )
@@ -301,7 +298,7 @@ def _first_problem(
 def quarantine_value_sql(fields: tuple[Field, ...], field_name: str, alias: str) -> str:
     """SQL: the offending value for the quarantine — withheld for direct identifiers."""
     branches = [
-        f"WHEN {literal(f.name)} THEN left(CAST({alias}.{f.column} AS VARCHAR), 80)"
+        f"WHEN {sql_literal(f.name)} THEN left(CAST({alias}.{f.column} AS VARCHAR), 80)"
         for f in fields
         if not f.identifier
     ]

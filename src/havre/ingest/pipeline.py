@@ -32,7 +32,7 @@ from havre.governance.optouts import OptOutRegister
 from havre.ingest.access import require_steward
 from havre.ingest.actions import IngestAction
 from havre.ingest.context import IngestContext, Progress, _quiet
-from havre.ingest.fields import literal, quarantine_value_sql
+from havre.ingest.fields import quarantine_value_sql
 from havre.ingest.model import STATUSES, Delivery
 from havre.ingest.quarantine import Quarantine
 from havre.ingest.readers import SourceReader, reader_for
@@ -40,7 +40,7 @@ from havre.ingest.reasons import DEFECT_KIND
 from havre.ingest.result import IngestResult
 from havre.ingest.spark_writing import write_lake_on_spark
 from havre.ingest.writing import write_lake
-from havre.lake.engine import DuckDBEngine
+from havre.lake.engine import DuckDBEngine, sql_literal
 from havre.lake.manifest import (
     Counts,
     Encryption,
@@ -407,7 +407,7 @@ def _write_quarantine(
     ctx: IngestContext, builder: VersionBuilder, reconciliation: Reconciliation
 ) -> QuarantineInfo:
     kinds = " ".join(
-        f"WHEN {literal(reason.value)} THEN {literal(kind)}"
+        f"WHEN {sql_literal(reason.value)} THEN {sql_literal(kind)}"
         for reason, kind in DEFECT_KIND.items()
         if kind is not None
     )
@@ -419,7 +419,7 @@ def _write_quarantine(
         value = table.quarantine_value or quarantine_value_sql(table.fields, field, "r")
         parts.append(
             f"""
-            SELECT {literal(name)} AS source_table, f.name AS source_file,
+            SELECT {sql_literal(name)} AS source_table, f.name AS source_file,
                    CAST(r.line_no AS BIGINT) AS line_no,
                    split_part(r.problem, '|', 1) AS reason,
                    {field} AS field,

@@ -9,7 +9,7 @@ record of an opted-out person is opted out; else it is loaded.
 from __future__ import annotations
 
 from havre.ingest.context import IngestContext
-from havre.ingest.fields import Field, Kind, date_column, literal, quarantine_value_sql, quote
+from havre.ingest.fields import Field, Kind, date_column, quarantine_value_sql, quote
 from havre.ingest.ids import LINE_BITS
 from havre.ingest.model import (
     DUPLICATE,
@@ -21,6 +21,7 @@ from havre.ingest.model import (
     line_hashes,
 )
 from havre.ingest.reasons import Reason
+from havre.lake.engine import sql_literal
 
 
 def position(alias: str = "") -> str:
@@ -151,7 +152,7 @@ def status_sql(
             WHEN {flag} = 'conflict' THEN '{QUARANTINED}'
             WHEN {opted_out} THEN '{OPTED_OUT}'
             ELSE '{LOADED}' END"""
-    conflict = literal(f"{Reason.CONFLICTING_KEY.value}|{key_label}")
+    conflict = sql_literal(f"{Reason.CONFLICTING_KEY.value}|{key_label}")
     final_problem = (
         f"coalesce({problem}, {reference_problem}, "
         f"CASE WHEN {flag} = 'conflict' THEN {conflict} END)"
@@ -173,13 +174,13 @@ def reference_problem_sql(
     (condition, reason, field) checks against the parent, in order (a date before birth).
     """
     further = " ".join(
-        f"WHEN {condition} THEN {literal(f'{reason.value}|{name}')}"
+        f"WHEN {condition} THEN {sql_literal(f'{reason.value}|{name}')}"
         for condition, reason, name in then
     )
     return (
-        f"CASE WHEN {parent_status} IS NULL THEN {literal(f'{unknown.value}|{field}')} "
+        f"CASE WHEN {parent_status} IS NULL THEN {sql_literal(f'{unknown.value}|{field}')} "
         f"WHEN {parent_status} = '{QUARANTINED}' "
-        f"THEN {literal(f'{Reason.PARENT_QUARANTINED.value}|{field}')} {further} END"
+        f"THEN {sql_literal(f'{Reason.PARENT_QUARANTINED.value}|{field}')} {further} END"
     )
 
 
@@ -228,7 +229,7 @@ def resolved_view(
     status, problem = status_sql(opted_out="c.opted", key_label=label, flag=flag)
     kept = tuple(f for f in fields if keep is None or f.name in keep)
     columns = ", ".join([*(f"c.{f.column}" for f in kept), *(f"c.{quote(n)}" for n in carried)])
-    conflict = quarantine_value_sql(kept, literal(label), "c")
+    conflict = quarantine_value_sql(kept, sql_literal(label), "c")
     join = (
         f"LEFT JOIN {flags} AS f ON f.file_id = c.file_id AND f.line_no = c.line_no"
         if flagged

@@ -30,6 +30,11 @@ if TYPE_CHECKING:
 BATCH_ROWS = 122_880
 
 
+def sql_literal(text: str) -> str:
+    """``text`` as a SQL string literal (the same on both engines' dialects)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class Lines(Protocol):
     """A delivered text file registered as numbered lines (``register_lines``)."""
 
@@ -129,10 +134,9 @@ class DuckDBEngine:
         return _StreamedLines(reader)
 
     def register_parquet_rows(self, name: str, path: Path) -> None:
-        text = str(path).replace("'", "''")
         self.execute(
             f'CREATE TEMP VIEW "{name}" AS '
-            f"SELECT * FROM read_parquet('{text}', file_row_number = true)"
+            f"SELECT * FROM read_parquet({sql_literal(str(path))}, file_row_number = true)"
         )
         self._views.add(name.lower())
 

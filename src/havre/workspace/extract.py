@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from havre.core.errors import StateError
 from havre.governance.projects import Population, Sex
-from havre.lake.engine import Engine
+from havre.lake.engine import Engine, sql_literal
 from havre.workspace.plan import (
     EVENT_DATE,
     ORDER_DATE,
@@ -85,10 +85,6 @@ def sql_type(data_type: pa.DataType) -> str:
 
 def _literal_date(value: dt.date) -> str:
     return f"DATE '{value.isoformat()}'"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _name(value: str) -> str:
@@ -202,7 +198,7 @@ class Extraction:
             clauses.append(f"p.gender_concept_id IN ({concepts})")
         if population.departements:
             location = self._source("location")
-            codes = ", ".join(_quote(c) for c in population.departements)
+            codes = ", ".join(sql_literal(c) for c in population.departements)
             clauses.append(
                 f"EXISTS (SELECT 1 FROM {location} AS l WHERE l.location_id = p.location_id "
                 f"AND l.county IN ({codes}))"
@@ -210,7 +206,9 @@ class Extraction:
         if population.conditions:
             conditions = self._source("condition_occurrence")
             code = "upper(replace(c.condition_source_value, '.', ''))"
-            prefixes = " OR ".join(f"{code} LIKE {_quote(p + '%')}" for p in population.conditions)
+            prefixes = " OR ".join(
+                f"{code} LIKE {sql_literal(p + '%')}" for p in population.conditions
+            )
             clauses.append(
                 f"EXISTS (SELECT 1 FROM {conditions} AS c WHERE c.person_id = p.person_id "
                 f"AND c.condition_start_date BETWEEN {_literal_date(start)} "

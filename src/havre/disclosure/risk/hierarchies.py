@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import cache
 
 from havre.cdm.reference import departements
+from havre.lake.engine import sql_literal
 
 
 class ColumnKind(StrEnum):
@@ -125,10 +126,6 @@ def _icd10_chapter() -> str:
     return f"CASE {cases} ELSE '?' END"
 
 
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @cache
 def _region_of(departement_sql: str) -> str:
     table = departements()
@@ -138,7 +135,7 @@ def _region_of(departement_sql: str) -> str:
         strict=True,
     )
     cases = " ".join(
-        f"WHEN {_sql_literal(dep)} THEN {_sql_literal(region)}"
+        f"WHEN {sql_literal(dep)} THEN {sql_literal(region)}"
         for dep, region in pairs
         if dep and region
     )

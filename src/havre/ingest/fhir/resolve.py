@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from havre.ingest.context import IngestContext
 from havre.ingest.fhir.resources import Resource
-from havre.ingest.fields import literal, problem_sql, value_sql
+from havre.ingest.fields import problem_sql, value_sql
 from havre.ingest.model import LOADED, OPTED_OUT, QUARANTINED, ResolvedTable
 from havre.ingest.persons import (
     check_person_ids,
@@ -21,6 +21,7 @@ from havre.ingest.resolve import (
     reference_problem_sql,
     status_sql,
 )
+from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId, nir_message_sql
 
 SEX = "CASE r.gender WHEN 'male' THEN '1' WHEN 'female' THEN '2' END"
@@ -183,7 +184,7 @@ def resolve_others(ctx: IngestContext, supported: set[str]) -> list[ResolvedTabl
             f"""
             CREATE TEMP TABLE {relation} AS
             SELECT file_id, line_no, '{QUARANTINED}' AS status, line_problem AS problem
-            FROM fhir_records WHERE table_name = {literal(name)}
+            FROM fhir_records WHERE table_name = {sql_literal(name)}
             """
         )
         tables.append(ResolvedTable(name, relation, ()))

@@ -15,7 +15,6 @@ from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
 from havre.ingest.delimited import DelimitedFormat, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files
-from havre.ingest.fields import literal
 from havre.ingest.model import (
     LOADED,
     OPTED_OUT,
@@ -49,6 +48,7 @@ from havre.ingest.resolve import (
     reference_problem_sql,
     status_sql,
 )
+from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId, omop_message_sql
 
 FORMAT = DelimitedFormat(delimiter=",", quoted=True, strict_header=False)
@@ -90,7 +90,7 @@ class OmopReader:
 
     def load(self, ctx: IngestContext) -> None:
         by_table = ctx.delivery.by_table()
-        source = literal(ctx.source_name)
+        source = sql_literal(ctx.source_name)
         for table, files in sorted(by_table.items()):
             if table in LAKE_TABLES:
                 stage_delimited(ctx, table, files, fields(table), FORMAT)

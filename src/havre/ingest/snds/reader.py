@@ -12,7 +12,7 @@ from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
 from havre.ingest.delimited import DelimitedFormat, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
-from havre.ingest.fields import Field, literal
+from havre.ingest.fields import Field
 from havre.ingest.model import Delivery, SourceFile, StageJoin, field_union
 from havre.ingest.readers import register_reader
 from havre.ingest.reasons import Reason
@@ -21,6 +21,7 @@ from havre.ingest.snds.mapping import build_outputs
 from havre.ingest.snds.resolve import person_join, resolve_persons
 from havre.ingest.snds.tables import FIXED, KEEP, MCO, is_known, mco_years, table_fields
 from havre.ingest.stage_parquet import stage_parquet
+from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId
 
 FORMAT = DelimitedFormat(delimiter=";")
@@ -138,7 +139,7 @@ class SndsReader:
                 column, parts = "item_table", {name: str(i) for i, name in enumerate(ITEM_TABLES)}
             elif table in PMSI:
                 fields = table_fields(f"T_MCO{years[0]}{table[-1]}")
-                column, parts = "mco_year", {f"T_MCO{y}{table[-1]}": literal(y) for y in years}
+                column, parts = "mco_year", {f"T_MCO{y}{table[-1]}": sql_literal(y) for y in years}
             else:
                 fields = table_fields(table)
                 ctx.add_table(
