@@ -156,7 +156,9 @@ def list_index(tree: exp.Expr) -> exp.Expr:
         if not isinstance(node, exp.Bracket) or len(node.expressions) != 1:
             return node
         index = node.expressions[0]
-        if not (isinstance(index, exp.Literal) and not index.is_string):
+        if isinstance(index, exp.Literal) and index.is_string:
+            return node  # a struct's field or a map's key: the same on Spark
+        if not isinstance(index, exp.Literal):
             # sqlglot shifts a literal index only, so an expression's base is unknown here
             raise EngineError("A list index in pipeline SQL must be a number, for Spark.")
         return exp.func("try_element_at", node.this.copy(), exp.Literal.number(int(index.this) + 1))

@@ -61,6 +61,7 @@ def test_list_index_is_null_past_the_end() -> None:
     assert to_spark("SELECT parts[3] FROM t") == "SELECT TRY_ELEMENT_AT(parts, 3) FROM t"
     with pytest.raises(EngineError, match="must be a number"):
         to_spark("SELECT parts[i] FROM t")
+    assert to_spark("SELECT s['field'] FROM t") == "SELECT s['field'] FROM t"
 
 
 def test_left_with_a_negative_length_drops_the_end() -> None:
