@@ -151,7 +151,7 @@ class Ingestion:
     ) -> tuple[Manifest, IngestResult]:
         scheme = self.pseudo.scheme(reader.scheme_id)
         temp = self.settings.home / "tmp" / f"ingest-{new_id('run')}"
-        staged_on_spark = self.settings.engine == "spark" and reader.stages_on_spark(delivery)
+        staged_on_spark = self.settings.engine == "spark" and reader.stages_on_spark
         engine: DuckDBEngine | SparkEngine
         starting: Future[SparkEngine] | None = None
         if staged_on_spark:
@@ -187,9 +187,11 @@ class Ingestion:
             def on_table(done: int) -> None:
                 progress("writing the lake", done, len(LAKE_TABLES))
 
-            spark = engine if not isinstance(engine, DuckDBEngine) else None
+            spark: SparkEngine | None = None  # the engine that maps and writes, on Spark
             if starting is not None:
                 spark = starting.result()
+            elif not isinstance(engine, DuckDBEngine):
+                spark = engine  # it staged the delivery
             if spark is None:
                 written = write_lake(ctx, builder, on_table)
             else:

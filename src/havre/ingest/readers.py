@@ -21,6 +21,9 @@ class SourceReader(Protocol):
     scheme_id: SchemeId  # how this source's persons get their hub pseudonym
     optout_scheme_id: SchemeId  # how its persons are looked up in the opt-out register
     needs_source_name: bool  # True when pseudonyms are scoped by the source's name
+    # True when ``load`` runs on Spark with HAVRE_ENGINE=spark; otherwise DuckDB stages the
+    # delivery and Spark maps and writes it (docs/ingest.md#spark)
+    stages_on_spark: bool
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         """Find and hash the delivery's files; refuse (``DataValidationError``) what is not
@@ -29,10 +32,6 @@ class SourceReader(Protocol):
     def load(self, ctx: IngestContext) -> None:
         """Stage, check and resolve every record; register ``ctx.tables`` (one per source
         table) and ``ctx.outputs`` (one SQL query per lake table)."""
-
-    def stages_on_spark(self, delivery: Delivery) -> bool:
-        """Whether ``load`` can run on Spark (``HAVRE_ENGINE=spark``) for this delivery; if
-        not, DuckDB stages it and Spark maps and writes it (docs/ingest.md#spark)."""
 
 
 _READERS: dict[str, Callable[[], SourceReader]] = {}

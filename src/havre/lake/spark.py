@@ -290,7 +290,7 @@ class SparkEngine:
         self._lines[name.lower()] = lines
         if progress is not None:
             progress(path.stat().st_size)
-        return _CountedLines(lines.lines)
+        return lines
 
     def register_parquet_rows(self, name: str, path: Path) -> None:
         """The file read by the executors; ``file_row_number`` is Parquet's own row index
@@ -427,10 +427,10 @@ class SparkEngine:
                 raise EngineError(f"Spark failed: {table} has no column {translated.column}.")
             self._view(table, _stored(frame.drop(translated.column)))
         elif translated.kind is StatementKind.DROP:
-            assert translated.table is not None
-            if translated.table.lower() not in self._views and not translated.if_exists:
-                raise EngineError(f"Spark failed: no table {translated.table} to drop.")
-            self._drop(translated.table)
+            assert table is not None
+            if table.lower() not in self._views and not translated.if_exists:
+                raise EngineError(f"Spark failed: no table {table} to drop.")
+            self._drop(table)
         else:
             self._run(translated.sql).collect()
 
@@ -514,19 +514,6 @@ class SparkEngine:
         except Exception:
             log.debug("key caches not cleared")
         self._tokens.clear()
-
-
-class _CountedLines:
-    """``Lines`` of a file Spark read: counted when it was."""
-
-    def __init__(self, count: int) -> None:
-        self._count = count
-
-    def count(self) -> int:
-        return self._count
-
-    def failure(self) -> DataValidationError | None:
-        return None  # a file that cannot be read fails register_lines itself
 
 
 def _stored(frame: DataFrame) -> DataFrame:

@@ -53,6 +53,14 @@ class SparkLines:
     lines: int
     cache: DataFrame
 
+    def count(self) -> int:
+        """``Lines.count``: counted when the file was read."""
+        return self.lines
+
+    def failure(self) -> DataValidationError | None:
+        """``Lines.failure``: none, a file that cannot be read fails ``read_lines`` itself."""
+        return None
+
     def release(self) -> None:
         self.cache.unpersist(blocking=False)
 

@@ -34,6 +34,7 @@ class FhirReader:
     scheme_id = SchemeId.NIR
     optout_scheme_id = SchemeId.OPTOUT_NIR
     needs_source_name = False
+    stages_on_spark = False  # DuckDB's JSON functions parse the resources
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         root = _root(path)
@@ -70,10 +71,6 @@ class FhirReader:
             )
         files = hash_files(entries, root, progress)
         return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
-
-    def stages_on_spark(self, delivery: Delivery) -> bool:
-        # NDJSON resources are parsed with DuckDB's JSON functions (no same-valued Spark form)
-        return False
 
     def load(self, ctx: IngestContext) -> None:
         for name, table in code_sets().items():

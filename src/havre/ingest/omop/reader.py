@@ -59,6 +59,7 @@ class OmopReader:
     scheme_id = SchemeId.OMOP
     optout_scheme_id = SchemeId.OPTOUT_OMOP
     needs_source_name = True
+    stages_on_spark = True  # numbered lines, split by a regular expression both engines run alike
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         if not path.is_dir():
@@ -84,9 +85,6 @@ class OmopReader:
             )
         files = hash_files(entries, path, progress)
         return Delivery(self.kind, path, files, delivery_sha256(files), notes=notes)
-
-    def stages_on_spark(self, delivery: Delivery) -> bool:
-        return True  # numbered lines, split by a regular expression both engines run alike
 
     def load(self, ctx: IngestContext) -> None:
         by_table = ctx.delivery.by_table()

@@ -39,6 +39,7 @@ class SndsReader:
     scheme_id = SchemeId.NIR
     optout_scheme_id = SchemeId.OPTOUT_NIR
     needs_source_name = False
+    stages_on_spark = True  # text files as numbered lines, Parquet files with their row index
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         root = _root(path)
@@ -83,9 +84,6 @@ class SndsReader:
                     hint="the file was altered or damaged after the delivery was made",
                 )
         return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
-
-    def stages_on_spark(self, delivery: Delivery) -> bool:
-        return True  # text files as numbered lines, Parquet files with their row index
 
     def load(self, ctx: IngestContext) -> None:
         for name, table in code_sets().items():
