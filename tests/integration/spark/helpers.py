@@ -12,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from havre.lake.version import LakeVersion
+
 TESTS = Path(__file__).parents[2]
 SPEC = TESTS / "spec"
 
@@ -49,3 +51,15 @@ def content_hash(table: pa.Table) -> str:
     """Order-free: the rows, each serialized, sorted, hashed."""
     rows = sorted(repr(sorted(r.items())) for r in table.to_pylist())
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
+
+
+def assert_same_tables(on_duckdb: LakeVersion, on_spark: LakeVersion) -> None:
+    """Two versions of one delivery, ingested on each engine, hold the same tables: the same
+    rows (as registered in the manifest), columns and types, and content."""
+    assert on_spark.tables == on_duckdb.tables
+    for name in on_duckdb.tables:
+        left, right = on_duckdb.read(name), on_spark.read(name)
+        assert right.num_rows == left.num_rows == on_spark.table(name).rows, name
+        # Spark adds its own footer metadata; the columns and types are the same
+        assert right.schema.remove_metadata() == left.schema, name
+        assert content_hash(right) == content_hash(left), name

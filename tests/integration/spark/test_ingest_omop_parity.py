@@ -18,7 +18,7 @@ from havre.hub import Hub
 from havre.ingest import ids
 from havre.lake.version import LakeVersion
 
-from .helpers import TESTS, content_hash, spec_module
+from .helpers import TESTS, assert_same_tables, content_hash, spec_module
 
 pytestmark = pytest.mark.spark
 
@@ -41,31 +41,21 @@ def lakes(
     hub.optouts.add_omop(Actor.operator(), SOURCE, "4")
     hub.close()
     try:
-        versions = {}
         for engine in ENGINES:
             settings = Settings(home=home, engine=engine, spark_master=spark_settings.spark_master)
             with Hub.open(settings) as opened:
                 opened.ingest.ingest(
                     Actor.operator(), folder, "omop", source_name=SOURCE, dataset=f"omop-{engine}"
                 )
-        reading = Hub.open(Settings(home=home))
-        for engine in ENGINES:
-            versions[engine] = reading.lake.open(f"omop-{engine}")
-        yield versions
-        reading.close()
+        with Hub.open(Settings(home=home)) as reading:
+            yield {engine: reading.lake.open(f"omop-{engine}") for engine in ENGINES}
     finally:
         patch.undo()
 
 
 def test_the_same_lake_on_both_engines(lakes: dict[str, LakeVersion]) -> None:
-    on_duckdb, on_spark = lakes["duckdb"], lakes["spark"]
-    assert on_spark.tables == on_duckdb.tables
-    for name in on_duckdb.tables:
-        left, right = on_duckdb.read(name), on_spark.read(name)
-        assert right.num_rows == left.num_rows, name
-        assert right.schema.remove_metadata() == left.schema, name
-        assert content_hash(right) == content_hash(left), name
-    assert on_duckdb.read("person").num_rows == 3
+    assert_same_tables(lakes["duckdb"], lakes["spark"])
+    assert lakes["duckdb"].read("person").num_rows == 3
 
 
 def test_reconciliation_and_quarantine_identical(lakes: dict[str, LakeVersion]) -> None:
