@@ -9,6 +9,7 @@ spot it leaves as DuckDB wrote it, or maps to something that means another thing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -179,6 +180,78 @@ def left_negative(tree: exp.Expr) -> exp.Expr:
     return tree.transform(rewrite)
 
 
+# closes the array a text is wrapped in (``json_valid``): only a text that is one JSON value
+# leaves it the second and last element
+_END = "havre:end-of-text"
+
+
+def json_valid(tree: exp.Expr) -> exp.Expr:
+    """``json_valid(s)``: Spark's parser stops after the first JSON value of a text and
+    ignores what follows (``{"a": 1} x``, two records run together). Wrapped as
+    ``[s,"<end>"]``, the text is one value only if the end marker parses as the second and
+    last element. Spark's parser follows RFC 8259 and refuses repeated keys; DuckDB's also
+    takes trailing commas, NaN and repeated keys (docs/ingest.md#spark)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not (isinstance(node, exp.Anonymous) and node.name.lower() == "json_valid"):
+            return node
+        (text,) = node.expressions
+        wrapped = exp.func(
+            "concat", exp.Literal.string("["), text.copy(), exp.Literal.string(f',"{_END}"]')
+        )
+        parsed = exp.func("try_parse_json", wrapped)
+        second = exp.func(
+            "try_variant_get", parsed, exp.Literal.string("$[1]"), exp.Literal.string("string")
+        )
+        third = exp.func("variant_get", parsed.copy(), exp.Literal.string("$[2]"))
+        one_value = exp.and_(
+            exp.EQ(this=second, expression=exp.Literal.string(_END)),
+            exp.Is(this=third, expression=exp.null()),
+        )
+        return exp.func("coalesce", exp.paren(one_value), exp.false())
+
+    return tree.transform(rewrite)
+
+
+_JSON_TYPES = {"VARCHAR": "STRING", "JSON": "VARIANT"}
+
+
+def _ddl(structure: object) -> str:
+    """Spark's type for a DuckDB JSON structure (``from_json``)."""
+    if isinstance(structure, str) and structure.upper() in _JSON_TYPES:
+        return _JSON_TYPES[structure.upper()]
+    if isinstance(structure, list) and len(structure) == 1:
+        return f"ARRAY<{_ddl(structure[0])}>"
+    if isinstance(structure, dict) and structure:
+        fields = ", ".join(
+            f"`{name.replace('`', '``')}`: {_ddl(inner)}" for name, inner in structure.items()
+        )
+        return f"STRUCT<{fields}>"
+    raise EngineError(
+        f"from_json structure {json.dumps(structure)}: only VARCHAR and JSON values, lists "
+        "and objects of them read the same on Spark."
+    )
+
+
+def from_json(tree: exp.Expr) -> exp.Expr:
+    """``from_json(s, '<DuckDB structure>')``: Spark takes a type (``STRUCT<...>``). A JSON
+    value stays JSON as a VARIANT, its text given by ``to_json`` on both engines (a number
+    written as a string keeps its quotes). Values of another JSON type than the structure's
+    read the same: a VARCHAR takes a number or an object as its text, a list or an object
+    that is something else is NULL (tests/integration/spark/test_json_parity.py)."""
+
+    def rewrite(node: exp.Expr) -> exp.Expr:
+        if not isinstance(node, exp.FromJson):
+            return node
+        structure = node.expression
+        if not (isinstance(structure, exp.Literal) and structure.is_string):
+            raise EngineError("from_json in pipeline SQL needs its structure as a literal.")
+        ddl = _ddl(json.loads(structure.this))
+        return exp.FromJson(this=node.this.copy(), expression=exp.Literal.string(ddl))
+
+    return tree.transform(rewrite)
+
+
 RULES: tuple[Rule, ...] = (
     refuse_non_portable,
     grouping_hash,
@@ -189,6 +262,8 @@ RULES: tuple[Rule, ...] = (
     full_match,
     list_index,
     left_negative,
+    json_valid,
+    from_json,
 )
 
 

@@ -114,3 +114,19 @@ def test_one_statement_at_a_time() -> None:
 
 def test_timestamps_are_without_zone() -> None:
     assert "TIMESTAMP_NTZ" in to_spark("SELECT CAST(d AS TIMESTAMP) FROM t")
+
+
+def test_json_valid_checks_the_text_is_one_value() -> None:
+    spark = sqlrules.json_valid(_tree("SELECT json_valid(line) FROM t")).sql(dialect="spark")
+    assert "TRY_PARSE_JSON(CONCAT('[', line, ',\"havre:end-of-text\"]'))" in spark
+    assert "'$[1]'" in spark and "'$[2]'" in spark and "COALESCE(" in spark
+
+
+def test_from_json_structure_becomes_a_spark_type() -> None:
+    sql = """SELECT from_json(line, '{"id": "VARCHAR", "x": [{"v": "JSON"}]}') FROM t"""
+    spark = sqlrules.from_json(_tree(sql)).sql(dialect="spark")
+    assert "'STRUCT<`id`: STRING, `x`: ARRAY<STRUCT<`v`: VARIANT>>>'" in spark
+    with pytest.raises(EngineError, match="only VARCHAR and JSON"):
+        sqlrules.from_json(_tree("""SELECT from_json(line, '{"n": "INTEGER"}') FROM t"""))
+    with pytest.raises(EngineError, match="as a literal"):
+        sqlrules.from_json(_tree("SELECT from_json(line, s) FROM t"))

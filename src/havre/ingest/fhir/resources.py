@@ -54,12 +54,18 @@ def loinc_check_digit(code: str) -> str:
     )
 
 
+def json_text(expr: str) -> str:
+    """SQL: the text of a JSON value (``"7.2"`` with its quotes); a JSON null is no value.
+    Spark reads such values as a VARIANT, whose null has the text ``null``."""
+    return f"nullif(CAST(to_json({expr}) AS VARCHAR), 'null')"
+
+
 def _component(loinc: str) -> str:
     """SQL: the value of a component (blood pressure panel) coded ``loinc``."""
-    return (
+    return json_text(
         "list_filter(r.component, lambda x: "
         f"list_contains(list_transform(x.code.coding, lambda y: y.code), '{loinc}'))"
-        "[1].valueQuantity.value::VARCHAR"
+        "[1].valueQuantity.value"
     )
 
 
@@ -211,7 +217,7 @@ OBSERVATION = Resource(
         "effective": _date(
             "coalesce(r.effectiveDateTime, r.effectiveInstant, r.effectivePeriod.start, r.issued)"
         ),
-        "value": "CAST(r.valueQuantity.value AS VARCHAR)",
+        "value": json_text("r.valueQuantity.value"),
         "unit": "coalesce(r.valueQuantity.unit, r.valueQuantity.code)",
         "value_code": _first("r.valueCodeableConcept.coding"),
         "systolic": _component("8480-6"),
@@ -253,7 +259,7 @@ MEDICATION_REQUEST = Resource(
         "atc": f"upper({_pick('r.medicationCodeableConcept.coding', (ATC_SYSTEM,))})",
         "code": _first("r.medicationCodeableConcept.coding"),
         "authoredOn": _date("r.authoredOn"),
-        "quantity": "CAST(r.dispenseRequest.quantity.value AS VARCHAR)",
+        "quantity": json_text("r.dispenseRequest.quantity.value"),
     },
     (
         Field("id", required=True, pattern=ID),
