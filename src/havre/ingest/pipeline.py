@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import shutil
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,17 +150,13 @@ class Ingestion:
     ) -> tuple[Manifest, IngestResult]:
         scheme = self.pseudo.scheme(reader.scheme_id)
         temp = self.settings.home / "tmp" / f"ingest-{new_id('run')}"
-        staged_on_spark = self.settings.engine == "spark" and reader.stages_on_spark
         engine: DuckDBEngine | SparkEngine
-        starting: Future[SparkEngine] | None = None
-        if staged_on_spark:
+        if self.settings.engine == "spark":  # Spark reads, checks, resolves, maps and writes
             from havre.lake.spark import SparkEngine
 
             engine = SparkEngine(self.settings, keys=self.lake.keys)
         else:
             engine = DuckDBEngine(self.settings, temp_directory=temp)
-            # on Spark, its session starts while DuckDB reads and stages the delivery
-            starting = self._start_spark()
         try:
             ctx = IngestContext(
                 engine=engine,
@@ -187,31 +182,20 @@ class Ingestion:
             def on_table(done: int) -> None:
                 progress("writing the lake", done, len(LAKE_TABLES))
 
-            spark: SparkEngine | None = None  # the engine that maps and writes, on Spark
-            if starting is not None:
-                spark = starting.result()
-            elif not isinstance(engine, DuckDBEngine):
-                spark = engine  # it staged the delivery
-            if spark is None:
+            if isinstance(engine, DuckDBEngine):
                 written = write_lake(ctx, builder, on_table)
             else:
-                written = write_lake_on_spark(ctx, builder, spark, temp / "spark", on_table)
+                written = write_lake_on_spark(ctx, builder, engine, temp / "spark", on_table)
                 ctx.step(
-                    f"{'read, checked, resolved, ' if staged_on_spark else ''}mapped to OMOP, "
-                    "wrote the lake tables and ran the quality checks on Spark "
-                    f"({self.settings.spark_master})"
+                    "read, checked, resolved, mapped to OMOP, wrote the lake tables and ran "
+                    f"the quality checks on Spark ({self.settings.spark_master})"
                 )
             tables = [*(written.tables[name] for name in LAKE_TABLES), written.link]
             quality, coverage = written.quality, written.coverage
         except (EngineError, duckdb.Error) as exc:
-            if starting is not None and starting.done() and starting.exception() is exc:
-                raise  # Spark did not start: the reason (Java, master) quotes no record
             raise _engine_failure(exc) from None
         finally:
             engine.close()
-            if starting is not None:
-                with contextlib.suppress(Exception):  # a failed start was reported above
-                    starting.result().close()
             shutil.rmtree(temp, ignore_errors=True)
         ctx.step("wrote encrypted Parquet (zstd, modular encryption), ran quality checks")
         manifest = Manifest(
@@ -260,22 +244,6 @@ class Ingestion:
             notes=manifest.notes,
         )
         return manifest, result
-
-    def _start_spark(self) -> Future[SparkEngine] | None:
-        """The Spark engine of the mappings (``HAVRE_ENGINE=spark``), started in a thread;
-        None on DuckDB. It reads the version's files with the lake's key store."""
-        if self.settings.engine != "spark":
-            return None
-        from havre.lake.spark import SparkEngine
-
-        def start() -> SparkEngine:
-            return SparkEngine(self.settings, keys=self.lake.keys)
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="havre-spark")
-        try:
-            return pool.submit(start)
-        finally:
-            pool.shutdown(wait=False)  # the start runs on; its result is awaited before use
 
     def _register_keys(
         self, ctx: IngestContext, reader: SourceReader, scheme: PseudonymScheme

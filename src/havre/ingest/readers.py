@@ -21,9 +21,6 @@ class SourceReader(Protocol):
     scheme_id: SchemeId  # how this source's persons get their hub pseudonym
     optout_scheme_id: SchemeId  # how its persons are looked up in the opt-out register
     needs_source_name: bool  # True when pseudonyms are scoped by the source's name
-    # True when ``load`` runs on Spark with HAVRE_ENGINE=spark; otherwise DuckDB stages the
-    # delivery and Spark maps and writes it (docs/ingest.md#spark)
-    stages_on_spark: bool
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         """Find and hash the delivery's files; refuse (``DataValidationError``) what is not

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
+import json
 import math
 import sys
 from pathlib import Path
@@ -11,7 +14,9 @@ from types import ModuleType
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from havre.cli.main import main
 from havre.lake.version import LakeVersion
 
 TESTS = Path(__file__).parents[2]
@@ -63,3 +68,14 @@ def assert_same_tables(on_duckdb: LakeVersion, on_spark: LakeVersion) -> None:
         # Spark adds its own footer metadata; the columns and types are the same
         assert right.schema.remove_metadata() == left.schema, name
         assert content_hash(right) == content_hash(left), name
+
+
+def havre(*args: str) -> dict[str, Any]:
+    """``havre ARGS --json`` in this process (the Spark session is the process's)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with pytest.raises(SystemExit) as ended:
+            main([*args, "--json"])
+    assert ended.value.code in (0, None), err.getvalue()
+    answer: dict[str, Any] = json.loads(out.getvalue())
+    return answer

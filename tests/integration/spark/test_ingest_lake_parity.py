@@ -3,16 +3,12 @@
 One synthetic population (dirty records, objectors in the opt-out register), as SNDS text
 files, as SNDS Parquet files and as a hospital's FHIR export, is ingested by the ``havre
 ingest`` command into one hub — so with the same keys, hence the same pseudonyms —, once per
-engine and delivery, as six datasets. On Spark, the SNDS deliveries are read, checked, resolved
-and pseudonymized by Spark itself; the FHIR export is staged by DuckDB and handed over
-(``hand_over``). Either way every table must hold the rows DuckDB makes, registered in the
+engine and delivery, as six datasets. On Spark, every delivery is read, checked, resolved and
+pseudonymized by Spark itself. Every table must hold the rows DuckDB makes, registered in the
 manifest as the DuckDB path registers them."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import json
 import types
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,15 +17,14 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from havre.cli.main import main
 from havre.core.config import Settings
 from havre.core.hashing import sha256_file
 from havre.hub import Hub
-from havre.ingest import ids, spark_writing
+from havre.ingest import ids
 from havre.lake.version import LakeVersion
 from havre.synth import SynthOptions, generate
 
-from .helpers import assert_same_tables, content_hash
+from .helpers import assert_same_tables, content_hash, havre
 
 pytestmark = pytest.mark.spark
 
@@ -42,17 +37,6 @@ SOURCES = {
     "fhir": ("csv/fhir", "fhir"),
 }
 Ingested = tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], LakeVersion]]
-
-
-def havre(*args: str) -> dict[str, Any]:
-    """``havre ARGS --json`` in this process (the Spark session is the process's)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        with pytest.raises(SystemExit) as ended:
-            main([*args, "--json"])
-    assert ended.value.code in (0, None), err.getvalue()
-    answer: dict[str, Any] = json.loads(out.getvalue())
-    return answer
 
 
 @pytest.fixture(scope="module")
@@ -76,21 +60,6 @@ def ingested(
     # record ids are keyed by a secret drawn per run (havre.ingest.ids), so two runs differ
     # on any engine: fixed here, the one thing the two runs would not otherwise share
     patch.setattr(ids, "secrets", types.SimpleNamespace(randbelow=lambda n: n // 3))
-    handed: list[dict[str, set[str] | None]] = []
-
-    def columns_handed(queries: Any) -> dict[str, set[str] | None]:
-        handed.append(mapping_columns(queries))
-        return handed[-1]
-
-    loaded: list[set[str]] = []
-
-    def loaded_handed(queries: Any) -> set[str]:
-        loaded.append(loaded_only(queries))
-        return loaded[-1]
-
-    mapping_columns, loaded_only = spark_writing.mapping_columns, spark_writing.loaded_only
-    patch.setattr(spark_writing, "mapping_columns", columns_handed)
-    patch.setattr(spark_writing, "loaded_only", loaded_handed)
     patch.setenv("HAVRE_HOME", str(root / "hub"))
     patch.setenv("HAVRE_SPARK_MASTER", spark_settings.spark_master)
     hub = None
@@ -110,13 +79,6 @@ def ingested(
                     "--dataset",
                     f"{delivery}-{engine}",
                 )
-        # Spark stages SNDS deliveries itself; the FHIR export is staged by DuckDB and handed
-        # over, with the columns the mappings name, never the INS, and of the source tables
-        # only loaded records (objectors' records stay in DuckDB)
-        assert len(handed) == 1 and "res_Patient" in handed[0]
-        assert all(names is not None and "ins" not in names for names in handed[0].values())
-        sources = {name for name in handed[0] if name.startswith("res_")}
-        assert loaded == [sources] and len(sources) >= 4
         hub = Hub.open(Settings(home=root / "hub"))
         versions = {
             (engine, delivery): hub.lake.open(f"{delivery}-{engine}")
@@ -177,22 +139,4 @@ def test_reconciliation_quarantine_and_checks_identical(ingested: Ingested, deli
     assert on_spark.quality == on_duckdb.quality and on_spark.coverage == on_duckdb.coverage
     assert "pyspark" in on_spark.lineage.software and "pyspark" not in on_duckdb.lineage.software
     assert any("on Spark" in step for step in on_spark.lineage.steps)
-    staged = any(step.startswith("read, checked, resolved") for step in on_spark.lineage.steps)
-    assert staged == (delivery != "fhir")
-
-
-def test_hand_over_trims_only_what_no_query_reads() -> None:
-    queries = [
-        "SELECT a.x, b.y FROM res_a AS a LEFT JOIN res_b AS b ON a.k = b.k "
-        "WHERE a.status = 'loaded' AND b.status = 'loaded'",
-        "SELECT count(*) AS n FROM res_c WHERE status = 'loaded'",
-        "WITH d AS (SELECT k FROM res_d WHERE status = 'loaded' OR k > 1) SELECT k FROM d",
-        "SELECT a.z FROM res_a AS a JOIN res_c AS c ON a.k = c.k WHERE status = 'loaded'",
-        "SELECT * FROM lookup",
-    ]
-    assert spark_writing.loaded_only(queries[:2]) == {"res_a", "res_b", "res_c"}
-    # an OR, an unqualified status beside a join, no filter: every record goes
-    assert spark_writing.loaded_only(queries) == {"res_b"}
-    columns = spark_writing.mapping_columns(queries)
-    assert columns["lookup"] is None and columns["res_d"] is not None
-    assert {"k", "status"} <= columns["res_d"] and "y" not in columns["res_d"]
+    assert any(step.startswith("read, checked, resolved") for step in on_spark.lineage.steps)

@@ -34,7 +34,6 @@ class FhirReader:
     scheme_id = SchemeId.NIR
     optout_scheme_id = SchemeId.OPTOUT_NIR
     needs_source_name = False
-    stages_on_spark = False  # DuckDB's JSON functions parse the resources
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         root = _root(path)

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
-from havre.core.errors import DataValidationError, IntegrityError
+from havre.core.errors import DataValidationError, EngineError, IntegrityError
 from havre.ingest.context import ByteCounter, IngestContext
 from havre.ingest.model import SourceFile
 from havre.ingest.reasons import Reason
-from havre.lake.textfiles import LineReader, line_sql, uses_crlf
+from havre.lake.textfiles import line_sql, uses_crlf
 
 RESOURCE_TYPE = r"^[A-Z][A-Za-z]{1,63}$"
 _DECLARED = re.compile(r"([A-Z][A-Za-z]{1,63})[._-]")
@@ -61,61 +60,77 @@ def _json_records(source: SourceFile) -> pa.Table:
     )
 
 
+def _records_select(
+    source: SourceFile, relation: str, full_url: str, crlf: bool, listed: str
+) -> str:
+    """SQL: the records of one file (``relation``: ``line_no``, ``raw``), with their verdict.
+    A record is a JSON object (RFC 8259: DuckDB's parser also takes trailing commas, NaN and
+    repeated keys, Spark's refuses them; docs/ingest.md#spark)."""
+    return f"""
+        SELECT file_id, line_no, full_url, line, h1, h2, table_name,
+               CASE WHEN line IS NULL THEN '{Reason.INVALID_UTF8.value}'
+                    WHEN line = '' THEN '{Reason.EMPTY_LINE.value}'
+                    WHEN NOT json_ok THEN '{Reason.MALFORMED_JSON.value}'
+                    WHEN rtype IS NULL THEN '{Reason.NOT_A_RESOURCE.value}|resourceType'
+                    WHEN rtype NOT IN ({listed})
+                    THEN '{Reason.UNSUPPORTED_RESOURCE.value}|resourceType'
+               END AS line_problem
+        FROM (
+            SELECT *, coalesce(rtype, '{source.table}') AS table_name
+            FROM (
+                SELECT *, CASE WHEN regexp_matches(coalesce(raw_type, ''), '{RESOURCE_TYPE}')
+                          THEN raw_type END AS rtype
+                FROM (
+                    SELECT *, CASE WHEN json_ok
+                              THEN json_extract_string(line, '$.resourceType') END AS raw_type
+                    FROM (
+                        SELECT {source.file_id} AS file_id, line_no, full_url, line,
+                               hash(line) AS h1, hash(line || chr(31)) AS h2,
+                               coalesce(json_valid(line)
+                                        AND regexp_matches(line, '^[ \t\r\n]*[{{]'), false)
+                                   AS json_ok
+                        FROM (SELECT line_no, {full_url} AS full_url, {line_sql(crlf)} AS line
+                              FROM {relation})
+                    )
+                )
+            )
+        )
+    """
+
+
 def stage_records(ctx: IngestContext, supported: set[str]) -> None:
     """Create ``fhir_records``: one row per record of every file, with its verdict."""
     listed = ", ".join(f"'{name}'" for name in sorted(supported))
     first = True
     for source in ctx.delivery.files:
-        declared = source.table
         relation = f"records_{source.file_id}"
-        reader: LineReader | None = None
+        verb = "CREATE TEMP TABLE fhir_records AS" if first else "INSERT INTO fhir_records"
+        first = False
         if source.name.endswith(".json"):
             json_records = _json_records(source)
-            blocks: Iterator[pa.Table] = iter([json_records])
-            full_url = "full_url"
-            crlf = False
+            ctx.register(relation, json_records)
+            try:
+                ctx.execute(
+                    f"{verb} {_records_select(source, relation, 'full_url', False, listed)}"
+                )
+            finally:
+                ctx.engine.unregister(relation)
+            read = json_records.num_rows
         else:
             crlf = uses_crlf(source.path)
             counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
-            reader = LineReader(source.path, progress=counter, crlf=crlf)
-            blocks = reader.blocks()
-            full_url = "CAST(NULL AS VARCHAR)"
-        select = f"""
-            SELECT file_id, line_no, full_url, line, h1, h2, table_name,
-                   CASE WHEN line IS NULL THEN '{Reason.INVALID_UTF8.value}'
-                        WHEN line = '' THEN '{Reason.EMPTY_LINE.value}'
-                        WHEN NOT json_ok THEN '{Reason.MALFORMED_JSON.value}'
-                        WHEN rtype IS NULL THEN '{Reason.NOT_A_RESOURCE.value}|resourceType'
-                        WHEN rtype NOT IN ({listed})
-                        THEN '{Reason.UNSUPPORTED_RESOURCE.value}|resourceType'
-                   END AS line_problem
-            FROM (
-                SELECT *, coalesce(rtype, '{declared}') AS table_name
-                FROM (
-                    SELECT *, CASE WHEN regexp_matches(coalesce(raw_type, ''), '{RESOURCE_TYPE}')
-                              THEN raw_type END AS rtype
-                    FROM (
-                        SELECT *, CASE WHEN json_ok
-                                  THEN json_extract_string(line, '$.resourceType') END AS raw_type
-                        FROM (
-                            SELECT {source.file_id} AS file_id, line_no, full_url, line,
-                                   hash(line) AS h1, hash(line || chr(31)) AS h2,
-                                   CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT'
-                                        ELSE false END AS json_ok
-                            FROM (SELECT line_no, {full_url} AS full_url, {line_sql(crlf)} AS line
-                                  FROM {relation})
-                        )
-                    )
-                )
-            )
-        """
-        for block in blocks:
-            ctx.register(relation, block)
-            verb = "CREATE TEMP TABLE fhir_records AS" if first else "INSERT INTO fhir_records"
-            ctx.execute(f"{verb} {select}")
-            ctx.engine.unregister(relation)
-            first = False
-        read = reader.lines if reader is not None else json_records.num_rows
+            select = _records_select(source, relation, "CAST(NULL AS VARCHAR)", crlf, listed)
+            numbered = ctx.engine.register_lines(relation, source.path, crlf=crlf, progress=counter)
+            try:
+                ctx.execute(f"{verb} {select}")
+                read = numbered.count()
+            except EngineError:
+                failure = numbered.failure()
+                if failure is not None:
+                    raise failure from None  # the file, not the engine, failed
+                raise
+            finally:
+                ctx.engine.unregister(relation)
         ctx.file_reads[source.file_id] = read
         if source.declared_rows is not None and source.declared_rows != read:
             raise DataValidationError(

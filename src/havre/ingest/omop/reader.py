@@ -59,7 +59,6 @@ class OmopReader:
     scheme_id = SchemeId.OMOP
     optout_scheme_id = SchemeId.OPTOUT_OMOP
     needs_source_name = True
-    stages_on_spark = True  # numbered lines, split by a regular expression both engines run alike
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         if not path.is_dir():

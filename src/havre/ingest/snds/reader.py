@@ -39,7 +39,6 @@ class SndsReader:
     scheme_id = SchemeId.NIR
     optout_scheme_id = SchemeId.OPTOUT_NIR
     needs_source_name = False
-    stages_on_spark = True  # text files as numbered lines, Parquet files with their row index
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         root = _root(path)
