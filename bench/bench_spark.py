@@ -17,7 +17,8 @@ Session start is timed apart; the extraction runs twice (first run: JVM warm-up 
 warm: what a long-running cluster sees). Throughput per core = lake rows read by the warm
 extraction / time / cores of the master.
 
-- **ingest**: a clean synthetic SNDS delivery (``havre synth``, same sizes) ingested by
+- **ingest**: a clean synthetic SNDS delivery (``havre synth``, same sizes; ``BENCH_SPARK_SOURCES=
+  snds,fhir`` adds the hospital's FHIR export of the same population) ingested by
   ``havre ingest`` in a child process per engine, into one hub (DuckDB; Spark ``local[1]``
   and ``local[2]``: the whole ingest on Spark — reading, checks, pseudonyms, mapping, lake
   files, quality checks —, session start included, as a command pays it). Wall and CPU time
@@ -33,6 +34,7 @@ import os
 import sys
 import tempfile
 import time
+from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -259,25 +261,27 @@ INGEST_ENGINES = (("duckdb", "local[2]"), ("spark", "local[1]"), ("spark", "loca
 
 
 def _ingest(result: BenchResult, sizes: tuple[int, ...]) -> None:
-    """``havre ingest`` of one clean SNDS delivery per size, on each engine, into one hub."""
+    """``havre ingest`` of one clean delivery per size and source, on each engine, into one
+    hub. ``BENCH_SPARK_SOURCES`` (``snds`` by default; ``snds,fhir``) chooses the sources."""
     from havre.synth import SynthOptions, generate
 
+    sources = tuple(os.environ.get("BENCH_SPARK_SOURCES", "snds").split(","))
     with tempfile.TemporaryDirectory(prefix="bench-spark-ingest-") as scratch:
         for persons in sizes:
             root = Path(scratch) / f"ingest-{persons}"
             delivery = root / "synth"
-            generate(SynthOptions(persons=persons, seed=2026, out=delivery, formats=("snds",)))
+            generate(SynthOptions(persons=persons, seed=2026, out=delivery, formats=sources))
             home = {"HAVRE_HOME": str(root / "hub"), "HAVRE_DUCKDB_THREADS": "2"}
             started = havre_child(["init", "--json"], env=home)
             if started.returncode != 0:
                 raise RuntimeError(f"havre init: {started.stderr[-3000:]}")
-            for engine, master in INGEST_ENGINES:
+            for source, (engine, master) in product(sources, INGEST_ENGINES):
                 label = engine if engine == "duckdb" else f"spark {master}"
-                tag = f"{label}, {persons:,} persons"
+                tag = f"{source}, {label}, {persons:,} persons"
                 before = os.getloadavg()[0]
-                args = ["ingest", str(delivery / "snds"), "--source", "snds"]
+                args = ["ingest", str(delivery / source), "--source", source]
                 child_run = havre_child(
-                    [*args, "--dataset", f"snds-{engine}-{master[-2]}", "--json"],
+                    [*args, "--dataset", f"{source}-{engine}-{master[-2]}", "--json"],
                     env={**home, "HAVRE_ENGINE": engine, "HAVRE_SPARK_MASTER": master},
                 )
                 after = os.getloadavg()[0]
