@@ -9,6 +9,8 @@ import io
 import json
 import math
 import sys
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,10 +19,14 @@ import pyarrow as pa
 import pytest
 
 from havre.cli.main import main
+from havre.core.config import Settings
+from havre.hub import Hub
+from havre.ingest import ids
 from havre.lake.version import LakeVersion
 
 TESTS = Path(__file__).parents[2]
 SPEC = TESTS / "spec"
+ENGINES = ("duckdb", "spark")
 
 
 def spec_module(relative: str, root: Path = SPEC) -> ModuleType:
@@ -79,3 +85,35 @@ def havre(*args: str) -> dict[str, Any]:
     assert ended.value.code in (0, None), err.getvalue()
     answer: dict[str, Any] = json.loads(out.getvalue())
     return answer
+
+
+# ``ingest(path, source, dataset)``: the delivery ingested once per engine, as DATASET-ENGINE
+Ingest = Callable[[Path, str, str], dict[str, dict[str, Any]]]
+
+
+@contextlib.contextmanager
+def cli_hub(home: Path, spark_master: str) -> Iterator[tuple[Ingest, Hub]]:
+    """A hub made by ``havre init`` at HOME, with the command that ingests a delivery on both
+    engines into it, and the hub itself to read the lake (closed at the end of the block).
+    Record ids are keyed by a secret drawn per run (havre.ingest.ids), so two runs differ on
+    any engine: it is fixed here, the one thing the two runs would not otherwise share."""
+    patch = pytest.MonkeyPatch()
+    patch.setattr(ids, "secrets", types.SimpleNamespace(randbelow=lambda n: n // 3))
+    patch.setenv("HAVRE_HOME", str(home))
+    patch.setenv("HAVRE_SPARK_MASTER", spark_master)
+
+    def ingest(path: Path, source: str, dataset: str) -> dict[str, dict[str, Any]]:
+        results = {}
+        for engine in ENGINES:
+            patch.setenv("HAVRE_ENGINE", engine)
+            results[engine] = havre(
+                "ingest", str(path), "--source", source, "--dataset", f"{dataset}-{engine}"
+            )
+        return results
+
+    try:
+        havre("init")
+        with Hub.open(Settings(home=home)) as hub:
+            yield ingest, hub
+    finally:
+        patch.undo()

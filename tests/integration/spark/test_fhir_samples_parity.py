@@ -4,7 +4,6 @@ quarantine and the counts DuckDB makes."""
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,13 @@ import pytest
 
 from havre.core.config import Settings
 from havre.hub import Hub
-from havre.ingest import ids
 
-from .helpers import assert_same_tables, content_hash, havre
+from .helpers import ENGINES, assert_same_tables, cli_hub, content_hash
 
 pytestmark = pytest.mark.spark
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "fhir"
 SAMPLES = ("bulk-10-patients", "examples")
-ENGINES = ("duckdb", "spark")
 
 
 @pytest.fixture(scope="module")
@@ -29,32 +26,12 @@ def ingested(
     tmp_path_factory: pytest.TempPathFactory, spark_settings: Settings
 ) -> Iterator[tuple[dict[tuple[str, str], dict[str, Any]], Hub]]:
     home = tmp_path_factory.mktemp("fhir-samples") / "hub"
-    patch = pytest.MonkeyPatch()
-    # record ids are keyed by a secret drawn per run: fixed, as two runs would otherwise differ
-    patch.setattr(ids, "secrets", types.SimpleNamespace(randbelow=lambda n: n // 3))
-    patch.setenv("HAVRE_HOME", str(home))
-    patch.setenv("HAVRE_SPARK_MASTER", spark_settings.spark_master)
-    hub = None
-    try:
-        havre("init")
+    with cli_hub(home, spark_settings.spark_master) as (ingest, hub):
         results = {}
         for sample in SAMPLES:
-            for engine in ENGINES:
-                patch.setenv("HAVRE_ENGINE", engine)
-                results[engine, sample] = havre(
-                    "ingest",
-                    str(DATA / sample),
-                    "--source",
-                    "fhir",
-                    "--dataset",
-                    f"{sample}-{engine}",
-                )
-        hub = Hub.open(Settings(home=home))
+            for engine, result in ingest(DATA / sample, "fhir", sample).items():
+                results[engine, sample] = result
         yield results, hub
-    finally:
-        if hub is not None:
-            hub.close()
-        patch.undo()
 
 
 @pytest.mark.parametrize("sample", SAMPLES)

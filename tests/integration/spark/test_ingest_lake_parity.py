@@ -9,7 +9,6 @@ manifest as the DuckDB path registers them."""
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,13 @@ import pytest
 
 from havre.core.config import Settings
 from havre.core.hashing import sha256_file
-from havre.hub import Hub
-from havre.ingest import ids
 from havre.lake.version import LakeVersion
 from havre.synth import SynthOptions, generate
 
-from .helpers import assert_same_tables, content_hash, havre
+from .helpers import ENGINES, assert_same_tables, cli_hub, content_hash, havre
 
 pytestmark = pytest.mark.spark
 
-ENGINES = ("duckdb", "spark")
 # the synthetic population as SNDS text files, as SNDS Parquet files and as a FHIR export
 DELIVERIES = ("snds-csv", "snds-parquet", "fhir")
 SOURCES = {
@@ -56,40 +52,19 @@ def ingested(
                 file_format=file_format,
             )
         )
-    patch = pytest.MonkeyPatch()
-    # record ids are keyed by a secret drawn per run (havre.ingest.ids), so two runs differ
-    # on any engine: fixed here, the one thing the two runs would not otherwise share
-    patch.setattr(ids, "secrets", types.SimpleNamespace(randbelow=lambda n: n // 3))
-    patch.setenv("HAVRE_HOME", str(root / "hub"))
-    patch.setenv("HAVRE_SPARK_MASTER", spark_settings.spark_master)
-    hub = None
-    try:
-        havre("init")
+    with cli_hub(root / "hub", spark_settings.spark_master) as (ingest, hub):
         assert havre("optout", "import", str(root / "csv" / "optout" / "optout.csv"))["added"] > 0
         results = {}
         for delivery in DELIVERIES:
             folder, source = SOURCES[delivery]
-            for engine in ENGINES:
-                patch.setenv("HAVRE_ENGINE", engine)
-                results[engine, delivery] = havre(
-                    "ingest",
-                    str(root / folder),
-                    "--source",
-                    source,
-                    "--dataset",
-                    f"{delivery}-{engine}",
-                )
-        hub = Hub.open(Settings(home=root / "hub"))
+            for engine, result in ingest(root / folder, source, delivery).items():
+                results[engine, delivery] = result
         versions = {
             (engine, delivery): hub.lake.open(f"{delivery}-{engine}")
             for engine in ENGINES
             for delivery in DELIVERIES
         }
         yield results, versions
-    finally:
-        if hub is not None:
-            hub.close()
-        patch.undo()
 
 
 @pytest.mark.parametrize("delivery", DELIVERIES)

@@ -47,7 +47,8 @@ def mapped(
     original = getattr(pipeline, "write_lake")  # noqa: B009 - patched below, by name
 
     def both_engines(ctx: IngestContext, *args: Any, **kwargs: Any) -> Any:
-        engine: DuckDBEngine = ctx.engine
+        engine = ctx.engine
+        assert isinstance(engine, DuckDBEngine)  # the run is DuckDB's; Spark replays it
         copied: set[str] = set()
         for table, query in ctx.outputs.items():
             for name in relations(query) - copied:
