@@ -1,10 +1,10 @@
 """The ingest's mapping to OMOP, query by query, on both engines over the same staged rows.
 
-The ingest reads, validates and pseudonymizes on DuckDB (docs/ingest.md says why); the
-mapping stage is SQL over the staged tables (``IngestContext.outputs``). Here a synthetic SNDS
-delivery is ingested on DuckDB, and just before the lake is written every mapping query also
-runs on Spark, over the same staged rows: each lake table must come out the same. The whole
-ingest on Spark (hand-over, lake files, checks) is ``test_ingest_lake_parity.py``."""
+The mapping stage is SQL over the staged tables (``IngestContext.outputs``). Here a synthetic
+SNDS delivery is ingested on DuckDB, and just before the lake is written every mapping query
+also runs on Spark, over the same staged rows: each lake table must come out the same, whatever
+the staging upstream. The whole ingest on Spark (staging, lake files, checks) is
+``test_ingest_lake_parity.py``."""
 
 from __future__ import annotations
 
