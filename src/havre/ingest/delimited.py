@@ -8,6 +8,7 @@ stay in the engine's memory (and its spill files under the hub's ``tmp``) only f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from havre.core.errors import DataValidationError, EngineError
 from havre.ingest.context import ByteCounter, IngestContext
@@ -65,26 +66,33 @@ def _part_sql(fmt: DelimitedFormat, index: int) -> str:
 
 
 def header_positions(
-    source: SourceFile, header: str, fields: tuple[Field, ...], fmt: DelimitedFormat
+    path: Path, header: str, fields: tuple[Field, ...], fmt: DelimitedFormat
 ) -> tuple[dict[str, int], int]:
     """Where each field is in a file's lines, and how many fields a line must have."""
     names = [name.strip().strip('"').strip() for name in header.split(fmt.delimiter)]
     if fmt.strict_header:
-        check_header(source.path, header, [f.name for f in fields], fmt.delimiter)
+        check_header(path, header, [f.name for f in fields], fmt.delimiter)
         return {f.name: i for i, f in enumerate(fields)}, len(fields)
     lowered = [n.lower() for n in names]
     if len(names) == 1 and fmt.delimiter not in header:
-        check_header(source.path, header, [f.name for f in fields], fmt.delimiter)
+        check_header(path, header, [f.name for f in fields], fmt.delimiter)
     positions = {f.name: lowered.index(f.name.lower()) for f in fields if f.name.lower() in lowered}
     missing = [
         f.name for f in fields if f.required and f.default is None and f.name not in positions
     ]
     if missing:
         raise DataValidationError(
-            f"{source.name}: required column(s) {', '.join(missing)} missing from the header.",
+            f"{path.name}: required column(s) {', '.join(missing)} missing from the header.",
             hint="the file does not have the columns of its table",
         )
     return positions, len(names)
+
+
+def check_first_line(path: Path, fields: tuple[Field, ...], fmt: DelimitedFormat) -> None:
+    """What a delimited file's first bytes tell — binary, empty, not UTF-8, not its table's
+    header —, checked when the delivery is inspected: such a file fails the ingest before any
+    file is hashed or record read, on either engine, not after the tables staged before it."""
+    header_positions(path, read_header(path), fields, fmt)
 
 
 def stage_delimited(
@@ -127,7 +135,7 @@ def stage_delimited(
         constants = [quote(name) for name in extra]
         own = fields if fields_of is None else fields_of(source)
         header = read_header(source.path)
-        positions, expected = header_positions(source, header, own, fmt)
+        positions, expected = header_positions(source.path, header, own, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
         lines = f"lines_{source.file_id}"

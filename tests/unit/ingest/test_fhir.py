@@ -12,6 +12,7 @@ import pytest
 from havre.core.actor import Actor
 from havre.core.errors import DataValidationError
 from havre.hub import Hub
+from havre.ingest.readers import reader_for
 
 from .deliveries import (
     OBJECTOR,
@@ -132,7 +133,10 @@ def test_export_without_patients_or_with_binary_files(sqlite_hub: Hub, tmp_path:
         s.ingestion.ingest(OPERATOR, folder, "fhir")
     other = fhir_export(dirty=False).write(tmp_path / "fhir2", manifest=False)
     (other / "Encounter.000.ndjson").write_bytes(b"\x00\x00\x00" * 50)
-    with pytest.raises(DataValidationError, match=r"Encounter\.000\.ndjson: is a binary file"):
+    binary = r"Encounter\.000\.ndjson: is a binary file"
+    with pytest.raises(DataValidationError, match=binary):
+        reader_for("fhir").inspect(other, lambda *_: None)  # before any record is read
+    with pytest.raises(DataValidationError, match=binary):
         s.ingestion.ingest(OPERATOR, other, "fhir")
     gz = fhir_export(dirty=False).write(tmp_path / "fhir3", manifest=False)
     for path in list(gz.glob("*.ndjson")):

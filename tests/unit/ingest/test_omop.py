@@ -9,6 +9,7 @@ import pytest
 from havre.core.actor import Actor
 from havre.core.errors import DataValidationError, UsageError
 from havre.hub import Hub
+from havre.ingest.readers import reader_for
 from havre.pseudo import hmac_hex
 from havre.pseudo.scheme import omop_message, person_id_of
 
@@ -105,3 +106,31 @@ def test_omop_person_ids_are_numbers_not_text(sqlite_hub: Hub, tmp_path: Path) -
     assert [c["person_id"] for c in conditions if c["condition_source_value"] == "E11.9"].count(
         person_id_of(seven)
     ) == 1
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("columns", r"visit_occurrence\.csv: required column\(s\) person_id missing"),
+        ("empty", r"person\.csv: the file is empty"),
+        ("binary", r"visit_occurrence\.csv: is a binary file"),
+    ],
+)
+def test_omop_files_refused_on_inspection(
+    sqlite_hub: Hub, tmp_path: Path, damage: str, fragment: str
+) -> None:
+    """A file's first bytes are checked before any record is read, on either engine."""
+    folder, _ = write_omop(tmp_path / "omop", dirty=False)
+    visits = folder / "visit_occurrence.csv"
+    if damage == "columns":
+        header, rest = visits.read_text().split("\n", 1)
+        visits.write_text(header.replace("person_id,", "patient,", 1) + "\n" + rest)
+    elif damage == "empty":
+        (folder / "person.csv").write_bytes(b"")
+    else:
+        visits.write_bytes(b"\x00PK\x03\x04" * 40)
+    with pytest.raises(DataValidationError, match=fragment):
+        reader_for("omop").inspect(folder, lambda *_: None)
+    with pytest.raises(DataValidationError, match=fragment):
+        services(sqlite_hub).ingestion.ingest(OPERATOR, folder, "omop", source_name="x")
+    assert services(sqlite_hub).lake.versions() == []

@@ -13,6 +13,7 @@ from havre.audit.models import AuditEntryRow
 from havre.core.actor import Actor
 from havre.core.errors import DataValidationError
 from havre.hub import Hub
+from havre.ingest.readers import reader_for
 from havre.pseudo import hmac_hex
 from havre.pseudo.scheme import nir_message, person_id_of
 
@@ -191,6 +192,9 @@ def test_files_that_are_not_what_the_source_declares(
             if item["table"] == "KI_CCI_R":
                 item["rows"] = 5
         (folder / "delivery.json").write_text(json.dumps(manifest))
+    if damage != "rows":  # the others are refused on inspection, before any record is read
+        with pytest.raises(DataValidationError, match=fragment):
+            reader_for("snds").inspect(folder, lambda *_: None)
     _expect_refusal(sqlite_hub, folder, fragment)
     with sqlite_hub.db.transaction() as session:
         last = session.execute(select(AuditEntryRow).order_by(AuditEntryRow.seq.desc())).scalar()

@@ -22,6 +22,7 @@ from havre.ingest.fhir.resolve import (
 from havre.ingest.fhir.resources import RESOURCES
 from havre.ingest.model import Delivery
 from havre.ingest.readers import register_reader
+from havre.lake.textfiles import sniff_text
 from havre.pseudo.scheme import SchemeId
 
 MANIFEST = "manifest.json"
@@ -68,6 +69,8 @@ class FhirReader:
                 f"{root}: the export has no Patient file: its resources cannot be tied to anyone.",
                 hint="a patient-level export ($export) includes Patient.ndjson",
             )
+        for file, *_ in entries:
+            sniff_text(file)  # binary, or a damaged gzip: refused before hashing or reading
         files = hash_files(entries, root, progress)
         return Delivery(self.kind, root, files, delivery_sha256(files), extracted_at=extracted_at)
 

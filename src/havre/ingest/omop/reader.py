@@ -13,7 +13,7 @@ from pathlib import Path
 from havre.cdm.omop import LAKE_TABLES, omop_table
 from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
-from havre.ingest.delimited import DelimitedFormat, stage_delimited
+from havre.ingest.delimited import DelimitedFormat, check_first_line, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files
 from havre.ingest.model import (
     LOADED,
@@ -82,6 +82,9 @@ class OmopReader:
                 f"{path}: table(s) missing from the delivery: person.",
                 hint="an OMOP delivery holds person.csv and the event tables",
             )
+        for file, _, table, _ in entries:
+            if table in LAKE_TABLES:  # the others are counted as unsupported, not read
+                check_first_line(file, fields(table), FORMAT)
         files = hash_files(entries, path, progress)
         return Delivery(self.kind, path, files, delivery_sha256(files), notes=notes)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from havre.cdm.vocabulary import code_sets, commune_locations
 from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
-from havre.ingest.delimited import DelimitedFormat, stage_delimited
+from havre.ingest.delimited import DelimitedFormat, check_first_line, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
 from havre.ingest.fields import Field
 from havre.ingest.model import Delivery, SourceFile, StageJoin, field_union
@@ -74,6 +74,9 @@ class SndsReader:
                 f"{root}: table(s) missing from the delivery: {', '.join(names)}.",
                 hint="a claims delivery holds every table of docs/sources.md",
             )
+        for file, _, stem, _ in entries:
+            if file.suffix == ".csv":
+                check_first_line(file, table_fields(stem), FORMAT)
         files = hash_files(entries, root, progress)
         for item in files:
             expected = declared.get(item.name, (None, None))[1]
