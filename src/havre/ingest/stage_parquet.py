@@ -7,6 +7,8 @@ same number whichever format the source chose.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow.parquet as pq
 
 from havre.core.errors import DataValidationError
@@ -32,6 +34,27 @@ from havre.ingest.model import (
 )
 
 
+def parquet_columns(path: Path, fields: tuple[Field, ...]) -> dict[str, str]:
+    """A Parquet file's column names by their upper-case form, all ``fields`` among them: its
+    footer alone is read, so a file that is not Parquet, or not its table's, is refused when
+    the delivery is inspected (and again where it is staged)."""
+    try:
+        schema = pq.read_schema(path)
+    except Exception:  # pyarrow raises several types for a file that is not Parquet
+        raise DataValidationError(
+            f"{path.name}: is not a readable Parquet file.",
+            hint="check the delivery: this file is not what its name says",
+        ) from None
+    present = {name.upper(): name for name in schema.names}
+    missing = [f.name for f in fields if f.name.upper() not in present]
+    if missing:
+        raise DataValidationError(
+            f"{path.name}: column(s) {', '.join(missing)} missing.",
+            hint="the file does not have the columns of its table",
+        )
+    return present
+
+
 def stage_parquet(
     ctx: IngestContext,
     table: str,
@@ -51,20 +74,7 @@ def stage_parquet(
     for number, source in enumerate(files):
         own = fields if fields_of is None else fields_of(source)
         extra = extra_columns(source) if extra_columns else {}
-        try:
-            schema = pq.read_schema(source.path)
-        except Exception:  # pyarrow raises several types for a file that is not Parquet
-            raise DataValidationError(
-                f"{source.name}: is not a readable Parquet file.",
-                hint="check the delivery: this file is not what its name says",
-            ) from None
-        present = {name.upper(): name for name in schema.names}
-        missing = [f.name for f in own if f.name.upper() not in present]
-        if missing:
-            raise DataValidationError(
-                f"{source.name}: column(s) {', '.join(missing)} missing.",
-                hint="the file does not have the columns of its table",
-            )
+        present = parquet_columns(source.path, own)
         rows = f"rows_{source.file_id}"
         raw = {f.name: f"CAST({quote(present[f.name.upper()])} AS VARCHAR)" for f in own}
         values = [f"{value_sql(f, raw[f.name])} AS {f.column}" for f in own]

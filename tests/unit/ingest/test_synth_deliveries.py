@@ -6,12 +6,16 @@ from __future__ import annotations
 import collections
 import csv
 import json
+import shutil
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from havre.core.actor import Actor
+from havre.core.errors import DataValidationError
 from havre.hub import Hub
+from havre.ingest.readers import reader_for
 from havre.synth import SynthOptions, generate
 
 from .services import Services, services
@@ -104,3 +108,33 @@ def test_clean_delivery_loads_everything_but_objectors(
         assert total.loaded + total.opted_out == total.read
     failed = [q for q in s.lake.open("snds").manifest.quality if not q.passed]
     assert not failed, [(q.table, q.check, q.column, q.violating) for q in failed]
+
+
+@pytest.mark.parametrize(
+    ("damage", "fragment"),
+    [
+        ("not_parquet", r"ER_BIO_F\.parquet: is not a readable Parquet file"),
+        ("columns", r"ER_BIO_F\.parquet: column\(s\) BIO_PRS_IDE missing"),
+    ],
+)
+def test_parquet_files_refused_on_inspection(
+    sqlite_hub: Hub,
+    deliveries: dict[str, Path],
+    tmp_path: Path,
+    damage: str,
+    fragment: str,
+) -> None:
+    """A Parquet delivery's footers are read when it is inspected, before any row."""
+    folder = tmp_path / "snds"
+    shutil.copytree(deliveries["parquet"] / "snds", folder)
+    (folder / "delivery.json").unlink(missing_ok=True)
+    path = folder / "ER_BIO_F.parquet"
+    if damage == "not_parquet":
+        path.write_bytes(b"BIO_PRS_IDE;FLX_DIS_DTD\n1;2024-01-01\n")
+    else:
+        table = pq.read_table(path)
+        pq.write_table(table.drop_columns(["BIO_PRS_IDE"]), path)
+    with pytest.raises(DataValidationError, match=fragment):
+        reader_for("snds").inspect(folder, lambda *_: None)
+    with pytest.raises(DataValidationError, match=fragment):
+        services(sqlite_hub).ingestion.ingest(OPERATOR, folder, "snds")

@@ -20,7 +20,7 @@ from havre.ingest.resolve import parent_join, parent_keys, resolved_view
 from havre.ingest.snds.mapping import build_outputs
 from havre.ingest.snds.resolve import person_join, resolve_persons
 from havre.ingest.snds.tables import FIXED, KEEP, MCO, is_known, mco_years, table_fields
-from havre.ingest.stage_parquet import stage_parquet
+from havre.ingest.stage_parquet import parquet_columns, stage_parquet
 from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId
 
@@ -74,9 +74,11 @@ class SndsReader:
                 f"{root}: table(s) missing from the delivery: {', '.join(names)}.",
                 hint="a claims delivery holds every table of docs/sources.md",
             )
-        for file, _, stem, _ in entries:
+        for file, _, stem, _ in entries:  # their first bytes or footers, before hashing
             if file.suffix == ".csv":
                 check_first_line(file, table_fields(stem), FORMAT)
+            else:
+                parquet_columns(file, table_fields(stem))
         files = hash_files(entries, root, progress)
         for item in files:
             expected = declared.get(item.name, (None, None))[1]
