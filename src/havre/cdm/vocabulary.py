@@ -7,6 +7,7 @@ from functools import cache
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from havre.cdm.omop import omop_table
 from havre.cdm.reference import communes, departements, nomenclature
 
 # LOINC codes the hospital exports carry (docs/sources.md): code → (name, unit)
@@ -61,3 +62,19 @@ def commune_locations() -> pa.Table:
     table = commune_names().sort_by("code")
     ids = pa.array(range(1, table.num_rows + 1), pa.int64())
     return table.append_column("location_id", ids)
+
+
+def location_sql(used: str) -> str:
+    """SQL: the lake's ``location`` table — the communes of ``commune_locations`` (registered
+    as such) whose row ``loc`` meets ``used``, e.g. those the delivery's persons live in."""
+    location = omop_table("location")
+    listed = location.select_list(
+        {
+            "location_id": "loc.location_id",
+            "city": "loc.name",
+            "county": "loc.departement",
+            "location_source_value": "loc.code",
+            "country_source_value": "'FR'",
+        }
+    )
+    return f"SELECT {listed} FROM commune_locations AS loc WHERE {used}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from havre.cdm import concepts as c
 from havre.cdm.omop import omop_table
+from havre.cdm.vocabulary import location_sql
 from havre.ingest.context import IngestContext
 from havre.ingest.fhir.resolve import reference_key
 from havre.ingest.model import LOADED
@@ -65,21 +66,9 @@ def build_outputs(ctx: IngestContext) -> None:
         FROM res_Patient AS p LEFT JOIN patient_communes AS pc ON pc.pos = p.pos
         WHERE p.status = '{LOADED}'"""
 
-    location = omop_table("location")
-    ctx.outputs["location"] = f"""
-        SELECT {
-        location.select_list(
-            {
-                "location_id": "loc.location_id",
-                "city": "loc.name",
-                "county": "loc.departement",
-                "location_source_value": "loc.code",
-                "country_source_value": "'FR'",
-            }
-        )
-    }
-        FROM commune_locations AS loc
-        WHERE loc.location_id IN (SELECT location_id FROM patient_communes)"""
+    ctx.outputs["location"] = location_sql(
+        "loc.location_id IN (SELECT location_id FROM patient_communes)"
+    )
 
     death = omop_table("death")
     ctx.outputs["death"] = f"""

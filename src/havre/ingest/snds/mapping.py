@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from havre.cdm import concepts as c
 from havre.cdm.omop import omop_table
+from havre.cdm.vocabulary import location_sql
 from havre.ingest.context import IngestContext
 from havre.ingest.model import LOADED
 
@@ -75,21 +76,9 @@ def build_outputs(ctx: IngestContext, pmsi: bool) -> None:
         LEFT JOIN commune_locations AS loc ON loc.code = upper(p.BEN_RES_COM)
         WHERE p.status = '{LOADED}'"""
 
-    location = omop_table("location")
-    ctx.outputs["location"] = f"""
-        SELECT {
-        location.select_list(
-            {
-                "location_id": "loc.location_id",
-                "city": "loc.name",
-                "county": "loc.departement",
-                "location_source_value": "loc.code",
-                "country_source_value": "'FR'",
-            }
-        )
-    }
-        FROM commune_locations AS loc
-        WHERE loc.code IN (SELECT upper(BEN_RES_COM) FROM {_loaded("IR_BEN_R")})"""
+    ctx.outputs["location"] = location_sql(
+        f"loc.code IN (SELECT upper(BEN_RES_COM) FROM {_loaded('IR_BEN_R')})"
+    )
 
     period = omop_table("observation_period")
     death_date = f"coalesce({_date('d.BEN_DCD_DTE')}, {_date('p.BEN_DCD_DTE')})"
