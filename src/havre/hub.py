@@ -56,6 +56,7 @@ class HubStatus:
     schema_head: str | None
     key_store: dict[str, Any]
     engine: str
+    spark_master: str | None  # where Spark runs, when it is the engine
     audit_entries: int
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +174,7 @@ class Hub:
             schema_head=HEAD_REVISION,
             key_store=self.keys.describe(),
             engine=self.settings.engine,
+            spark_master=self.settings.spark_master if self.settings.engine == "spark" else None,
             audit_entries=audit_entries,
         )
 

@@ -27,6 +27,10 @@ def test_init_twice_is_harmless(make_settings: Callable[..., Settings], database
     status = second.status()
     assert status.audit_entries == 1
     assert status.schema_revision == status.schema_head
+    assert (status.engine, status.spark_master) == ("duckdb", None)
+    spark = settings.model_copy(update={"engine": "spark", "spark_master": "spark://h:7077"})
+    with Hub.open(spark) as other:  # named, not started: status starts no engine
+        assert other.status().spark_master == "spark://h:7077"
     second.close()
 
 
