@@ -66,9 +66,14 @@ def _part_sql(fmt: DelimitedFormat, index: int) -> str:
 
 
 def header_positions(
-    path: Path, header: str, fields: tuple[Field, ...], fmt: DelimitedFormat
+    path: Path, fields: tuple[Field, ...], fmt: DelimitedFormat
 ) -> tuple[dict[str, int], int]:
-    """Where each field is in a file's lines, and how many fields a line must have."""
+    """Where each field is in a file's lines, and how many fields a line must have, from its
+    first line. What that line tells — binary, empty, not UTF-8, not its table's header — is
+    refused here: readers call it when a delivery is inspected, so such a file fails before
+    any file is hashed or record read, on either engine, and staging calls it again for the
+    positions."""
+    header = read_header(path)
     names = [name.strip().strip('"').strip() for name in header.split(fmt.delimiter)]
     if fmt.strict_header:
         check_header(path, header, [f.name for f in fields], fmt.delimiter)
@@ -86,13 +91,6 @@ def header_positions(
             hint="the file does not have the columns of its table",
         )
     return positions, len(names)
-
-
-def check_first_line(path: Path, fields: tuple[Field, ...], fmt: DelimitedFormat) -> None:
-    """What a delimited file's first bytes tell — binary, empty, not UTF-8, not its table's
-    header —, checked when the delivery is inspected: such a file fails the ingest before any
-    file is hashed or record read, on either engine, not after the tables staged before it."""
-    header_positions(path, read_header(path), fields, fmt)
 
 
 def stage_delimited(
@@ -134,8 +132,7 @@ def stage_delimited(
         extra = extra_columns(source) if extra_columns else {}
         constants = [quote(name) for name in extra]
         own = fields if fields_of is None else fields_of(source)
-        header = read_header(source.path)
-        positions, expected = header_positions(source.path, header, own, fmt)
+        positions, expected = header_positions(source.path, own, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
         lines = f"lines_{source.file_id}"

@@ -24,7 +24,9 @@ class SourceReader(Protocol):
 
     def inspect(self, path: Path, progress: Progress) -> Delivery:
         """Find and hash the delivery's files; refuse (``DataValidationError``) what is not
-        the declared source. Reads no record."""
+        the declared source, each file's first bytes included (``header_positions``,
+        ``parquet_columns``, ``sniff_text``) before hashing. Reads no record and starts no
+        engine."""
 
     def load(self, ctx: IngestContext) -> None:
         """Stage, check and resolve every record; register ``ctx.tables`` (one per source

@@ -13,7 +13,7 @@ from pathlib import Path
 from havre.cdm.omop import LAKE_TABLES, omop_table
 from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
-from havre.ingest.delimited import DelimitedFormat, check_first_line, stage_delimited
+from havre.ingest.delimited import DelimitedFormat, header_positions, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files
 from havre.ingest.model import (
     LOADED,
@@ -84,7 +84,7 @@ class OmopReader:
             )
         for file, _, table, _ in entries:
             if table in LAKE_TABLES:  # the others are counted as unsupported, not read
-                check_first_line(file, fields(table), FORMAT)
+                header_positions(file, fields(table), FORMAT)
         files = hash_files(entries, path, progress)
         return Delivery(self.kind, path, files, delivery_sha256(files), notes=notes)
 

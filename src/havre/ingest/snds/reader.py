@@ -10,7 +10,7 @@ from pathlib import Path
 from havre.cdm.vocabulary import code_sets, commune_locations
 from havre.core.errors import DataValidationError
 from havre.ingest.context import IngestContext, Progress
-from havre.ingest.delimited import DelimitedFormat, check_first_line, stage_delimited
+from havre.ingest.delimited import DelimitedFormat, header_positions, stage_delimited
 from havre.ingest.discovery import delivery_sha256, hash_files, parse_instant
 from havre.ingest.fields import Field
 from havre.ingest.model import Delivery, SourceFile, StageJoin, field_union
@@ -76,7 +76,7 @@ class SndsReader:
             )
         for file, _, stem, _ in entries:  # their first bytes or footers, before hashing
             if file.suffix == ".csv":
-                check_first_line(file, table_fields(stem), FORMAT)
+                header_positions(file, table_fields(stem), FORMAT)
             else:
                 parquet_columns(file, table_fields(stem))
         files = hash_files(entries, root, progress)
