@@ -87,8 +87,9 @@ def havre(*args: str) -> dict[str, Any]:
     return answer
 
 
-# ``ingest(path, source, dataset)``: the delivery ingested once per engine, as DATASET-ENGINE
-Ingest = Callable[[Path, str, str], dict[str, dict[str, Any]]]
+# ``ingest(path, source, dataset)``: the delivery ingested once per engine, as DATASET-ENGINE;
+# the commands' results by (engine, dataset)
+Ingest = Callable[[Path, str, str], dict[tuple[str, str], dict[str, Any]]]
 
 
 @contextlib.contextmanager
@@ -102,11 +103,11 @@ def cli_hub(home: Path, spark_master: str) -> Iterator[tuple[Ingest, Hub]]:
     patch.setenv("HAVRE_HOME", str(home))
     patch.setenv("HAVRE_SPARK_MASTER", spark_master)
 
-    def ingest(path: Path, source: str, dataset: str) -> dict[str, dict[str, Any]]:
+    def ingest(path: Path, source: str, dataset: str) -> dict[tuple[str, str], dict[str, Any]]:
         results = {}
         for engine in ENGINES:
             patch.setenv("HAVRE_ENGINE", engine)
-            results[engine] = havre(
+            results[engine, dataset] = havre(
                 "ingest", str(path), "--source", source, "--dataset", f"{dataset}-{engine}"
             )
         return results

@@ -29,8 +29,7 @@ def ingested(
     with cli_hub(home, spark_settings.spark_master) as (ingest, hub):
         results = {}
         for sample in SAMPLES:
-            for engine, result in ingest(DATA / sample, "fhir", sample).items():
-                results[engine, sample] = result
+            results.update(ingest(DATA / sample, "fhir", sample))
         yield results, hub
 
 

@@ -57,8 +57,7 @@ def ingested(
         results = {}
         for delivery in DELIVERIES:
             folder, source = SOURCES[delivery]
-            for engine, result in ingest(root / folder, source, delivery).items():
-                results[engine, delivery] = result
+            results.update(ingest(root / folder, source, delivery))
         versions = {
             (engine, delivery): hub.lake.open(f"{delivery}-{engine}")
             for engine in ENGINES
