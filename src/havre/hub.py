@@ -133,6 +133,7 @@ class Hub:
         return cls(settings, database, keys, clock)
 
     def close(self) -> None:
+        self.db.background.close()  # audit entries still being written (they may sign)
         # loaded workspaces hold plaintext rows in memory: drop them before the keys
         if "workspaces" in self.__dict__:
             self.workspaces.close()

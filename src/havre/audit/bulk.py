@@ -284,7 +284,7 @@ def _read(
     """Pages after ``after``, each in its own short read; the tail and the head row in one
     last read transaction, so they agree even while appends go on. ``read`` returns a page,
     how many entries it holds and its last seq."""
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         last = after
         while True:
             page, count, page_last = read(connection, last)
@@ -367,7 +367,7 @@ def _in_parallel(
     starts = range(after, until, batch)
 
     def share(first: int) -> Iterator[Block]:
-        with database.engine.connect() as connection:
+        with database.connect() as connection:
             for start in starts[first::readers]:
                 query = block_query(connection, start, batch, min(start + batch, until))
                 block = Block.of(fetch(connection, query, raw_text=True)[0])
@@ -386,7 +386,7 @@ def _in_parallel(
 
 
 def last_seq(database: Database) -> int:
-    with database.engine.connect() as connection:
+    with database.connect() as connection:
         rows = fetch(connection, select(func.max(_T.seq)))
         end_read(connection)
     return int(rows[0][0] or 0)
@@ -501,7 +501,7 @@ class BulkScanner:
         """Name the first entry of the block that does not fit, reading it row by row."""
         expected, prev = self.scanner.next_seq, self.scanner.prev_hash
         until = block.last if block.last is not None else expected
-        with self.database.engine.connect() as connection:
+        with self.database.connect() as connection:
             size, until = max(block.size, 1), max(until, expected)
             query = page_sql(connection, expected - 1, size, stored=True, until=until)
             rows = fetch(connection, query)

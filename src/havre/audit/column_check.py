@@ -114,7 +114,7 @@ class ColumnCheck:
 
     def _run(self) -> None:
         try:
-            with self.db.engine.connect() as connection:
+            with self.db.connect() as connection:
                 while (chunk := self._take()) is not None:
                     found = first_mismatch(connection, *chunk)
                     if found is not None:

@@ -228,10 +228,10 @@ class DatabaseSource:
         self.db = database
 
     def full(self, seq: int) -> EntryRow | None:
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = read_full(connection, seq, 1)
         return rows[0] if rows and rows[0].seq == seq else None
 
     def window(self, seq: int, index: int) -> list[EntryRow]:
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             return read_full(connection, seq, LOOKAHEAD + 1)

@@ -181,7 +181,7 @@ class AuditTrail:
     def _entry(self, seq: int, archive_files: Sequence[Path]) -> EntryRow:
         if seq < 1:
             raise UsageError("Sequence numbers start at 1.")
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             found = connection.execute(select(*COLUMNS).where(AuditEntryRow.seq == seq)).first()
         if found is not None:
             return EntryRow._make(found)
@@ -213,7 +213,7 @@ class AuditTrail:
                 after = removed[-1].last_seq
             if after != removed[-1].last_seq:
                 raise UsageError("The archive files do not cover every removed range.")
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             for rows in read_batches(connection, after, 5000, until_seq=size):
                 leaves.extend(leaf_hash(bytes.fromhex(r.entry_hash)) for r in rows)
         tree = MerkleTree(leaves, prefix)
@@ -248,7 +248,7 @@ class AuditTrail:
         return window, self._export_lines(window)
 
     def _export_lines(self, window: ExportRange) -> Iterator[str]:
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             yield from export_lines(connection, window.first_seq, window.last_seq)
 
     # -- retention --------------------------------------------------------------------------

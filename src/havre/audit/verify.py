@@ -246,7 +246,7 @@ class Verifier:
             (seq for seq in (bulk.anomaly, mismatch, differs) if seq is not None), default=None
         )
         if suspect is None and not inline and scanner.next_seq - 1 > until:  # appended since
-            with self.db.engine.connect() as connection:
+            with self.db.connect() as connection:
                 suspect = first_mismatch(connection, until, scanner.next_seq - 1)
         if suspect is None:
             return True, None
@@ -267,13 +267,13 @@ class Verifier:
     def _confirmed(self, seq: int, last: int) -> int | None:
         """The first entry from ``seq`` to ``last`` whose stored text is not its columns' text,
         confirmed in Python (the database found ``seq``; its text is not the reference)."""
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             return first_mismatch(connection, seq - 1, last)
 
     def _stored_text_finding(self, seq: int) -> Finding | None:
         """The columns of entry ``seq`` hash right: is the text stored beside them altered?"""
         full = DatabaseSource(self.db).full(seq)
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             stored = fetch(
                 connection, select(AuditEntryRow.canonical).where(AuditEntryRow.seq == seq)
             )
@@ -290,7 +290,7 @@ class Verifier:
         )
 
     def _checkpoint_entries(self, until: int) -> list[tuple[int, str, str]]:
-        with self.db.engine.connect() as connection:
+        with self.db.connect() as connection:
             rows = connection.execute(
                 select(AuditEntryRow.seq, AuditEntryRow.outcome, AuditEntryRow.details)
                 .where(AuditEntryRow.action == CHECKPOINT_ACTION, AuditEntryRow.seq <= until)

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import Select
 
 from havre.core.config import mask_url
 from havre.core.errors import ConfigError, DatabaseUnavailable
+from havre.db.background import Background
 from havre.db.plain import PlainTransaction, Statements
 
 SQLITE_BUSY_MS = 30_000
@@ -66,6 +67,10 @@ class Database:
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
         self._own = _OwnConnections(self.engine)
+        # writes that need not hold up their caller (``havre.db.background``); every unit of
+        # work below waits for those given before it (``_settled``)
+        self.background = Background()
+        self._units = threading.local()
 
     @property
     def masked_url(self) -> str:
@@ -82,13 +87,23 @@ class Database:
                 hint="start the database server or fix HAVRE_DATABASE_URL",
             ) from None
 
-    def transaction(self) -> contextlib.AbstractContextManager[Session]:
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Session]:
         """One unit of work: committed when the block ends, rolled back on any exception."""
-        return _unit(self._sessions)
+        with self._settled(), _unit(self._sessions) as session:
+            yield session
 
-    def reading(self) -> contextlib.AbstractContextManager[Session]:
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Session]:
         """A read-only unit of work: one consistent snapshot; a write in it fails."""
-        return _unit(self._readers)
+        with self._settled(), _unit(self._readers) as session:
+            yield session
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection of the engine's, for reads in bulk outside the ORM."""
+        with self._settled(), self.engine.connect() as connection:
+            yield connection
 
     def scalar(self, statement: Select[Any]) -> Any:
         """The one value of one constant SELECT, run outside any unit of work
@@ -101,15 +116,33 @@ class Database:
         """A write transaction of plain statements (``havre.db.plain``) on this thread's own
         connection: ``BEGIN IMMEDIATE`` on SQLite, as the sessions'; committed when the block
         ends (rolled back if it raised or abandoned it). For hot paths only."""
-        with self._own.transaction(
-            "BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN"
-        ) as tx:
+        with (
+            self._settled(),
+            self._own.transaction("BEGIN IMMEDIATE" if self.dialect == "sqlite" else "BEGIN") as tx,
+        ):
             yield tx
 
     def session(self) -> Session:
+        if not getattr(self._units, "depth", 0):
+            self.background.settle()
         return self._sessions()
 
+    @contextlib.contextmanager
+    def _settled(self) -> Iterator[None]:
+        """Wait for the background writes given so far (``havre.db.background``) before the
+        thread's outermost unit of work: one opened inside another must not wait, as a write
+        pending there may be waiting for the lock the outer one holds."""
+        depth = getattr(self._units, "depth", 0)
+        if not depth:
+            self.background.settle()
+        self._units.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._units.depth = depth
+
     def dispose(self) -> None:
+        self.background.close()
         self._own.close()
         self.engine.dispose()
 
