@@ -2,9 +2,11 @@
 
 A warm workspace query writes its outcome entry here once its result is on its way back
 (docs/workspace.md, "Audit of a query"). The writes run one at a time, in the order given.
-Every unit of work the process opens afterwards on another thread (``Database.transaction``,
-``reading``, ``session``, ``plain_transaction``) first waits until the writes given so far are
-done: a process always reads its own writes, and entries keep their order in the audit log.
+Every outermost unit of work the process opens afterwards on another thread
+(``Database.transaction``, ``reading``, ``session``, ``plain_transaction``, ``connect``) first
+waits until the writes given so far are done: a process always reads its own writes, and
+entries keep their order in the audit log. A unit opened inside another does not wait: a
+pending write may be waiting for a lock the outer one holds.
 """
 
 from __future__ import annotations
