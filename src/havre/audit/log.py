@@ -28,6 +28,7 @@ from havre.audit.rows import EntryRow, canonical_bytes
 from havre.core.actor import Actor
 from havre.core.canonical import canonical_text
 from havre.core.clock import Clock, SystemClock
+from havre.db.database import Database
 from havre.db.plain import PlainTransaction
 
 _ENTRIES = cast(Table, AuditEntryRow.__table__)
@@ -127,6 +128,16 @@ class AuditLog:
         tx.execute_many(_ENTRIES_INSERT, rows)
         tx.rows(_MOVE_HEAD, {"new_seq": head.seq, "new_hash": head.entry_hash})
         return True
+
+    def write(self, db: Database, entry: PendingEntry) -> None:
+        """Append one entry in a transaction of its own: plainly where it can
+        (``append_plainly``), else through a session."""
+        with db.plain_transaction() as tx:
+            if self.append_plainly(tx, entry):
+                return
+            tx.abandon()
+        with db.transaction() as session:
+            self.append_many(session, [entry])
 
     def checkpoint(self, session: Session) -> Checkpoint:
         """Sign a checkpoint of the log as it stands in this transaction (on demand)."""

@@ -13,5 +13,6 @@ class WorkspaceAction(StrEnum):
     REFRESH = "workspace.refresh"
     STATUS = "workspace.status"
     QUERY = "workspace.query"
+    QUERY_START = "workspace.query_start"  # a query admitted, written while it runs
     PURGE = "workspace.purge"
     EVALUATE = "workspace.evaluate"  # the rows of an airlock output, for the airlock only

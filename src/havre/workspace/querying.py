@@ -3,15 +3,24 @@
 Order of a query: justification, permit (``require_access``: named, active, unexpired), the
 workspace built under that permit version, screening of the SQL, the aggregate analysis for
 aggregate-only permits, the run (loaded workspace from the cache, time/memory/row limits),
-the threshold. The result is handed back only once its audit entry is committed, in a
-transaction that checks the permit again: a permit suspended while the query ran releases
-nothing. Refusals are audited ``denied`` with the SQL's hash.
+the threshold. Refusals are audited ``denied`` with the SQL's hash.
+
+A query that runs has two audit entries (docs/workspace.md, "Audit of a query"): its start
+(``workspace.query_start``: who, why, which SQL, permit and workspace version), written on the
+database's writing thread while the query runs, and its outcome (``workspace.query``: the
+shape of the result, or the error). The result is handed back only once the start entry is
+committed and the permit is checked again: a permit suspended while the query ran releases
+nothing. In the steady state the outcome entry is then written on the writing thread, after
+the result is on its way; otherwise (the governance changed meanwhile, a checkpoint is due)
+it is committed first, in a transaction that checks the permit once more, as any failure is.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pyarrow as pa
@@ -19,7 +28,13 @@ import pyarrow as pa
 from havre.audit import AuditScope, audited
 from havre.audit.log import PendingEntry
 from havre.core.actor import Actor
-from havre.core.errors import AuthenticationError, KeyStoreError, PermissionDenied, StateError
+from havre.core.errors import (
+    AuthenticationError,
+    HavreError,
+    KeyStoreError,
+    PermissionDenied,
+    StateError,
+)
 from havre.core.hashing import sha256_text
 from havre.db import changes
 from havre.disclosure.policy import aggregate_threshold
@@ -37,6 +52,8 @@ from havre.workspace.sandbox import Limits, QueryStopped, SandboxDatabase
 from havre.workspace.screen import QueryRefused
 
 ACTION = WorkspaceAction.QUERY
+STARTED = WorkspaceAction.QUERY_START
+log = logging.getLogger(__name__)
 # refusals after which a project's loaded workspace must not stay in memory
 ACCESS_ENDED = (PermissionDenied, AuthenticationError, StateError)
 
@@ -59,21 +76,54 @@ class QueryingMixin(WorkspaceBase):
         except Exception as error:
             self._failed(actor, ACTION, project_id, details, error)
             raise
-        self._complete(
-            actor,
-            project_id,
-            {
-                **details,
-                "rows": result.table.num_rows,
-                "columns": result.table.num_columns,
-                "truncated": result.truncated,
-                "suppressed_rows": result.suppressed_rows,
-                "rules": list(result.rules_fired),
-                "cold": result.cold_load_seconds is not None,
-                "seconds": round(result.seconds, 3),
-            },
-        )
+        outcome = {
+            **details,
+            "rows": result.table.num_rows,
+            "columns": result.table.num_columns,
+            "truncated": result.truncated,
+            "suppressed_rows": result.suppressed_rows,
+            "rules": list(result.rules_fired),
+            "cold": result.cold_load_seconds is not None,
+            "seconds": round(result.seconds, 3),
+        }
+        if self._still_allowed(actor, project_id):
+            self.db.background.submit(lambda: self._write_outcome(actor, project_id, outcome))
+        else:
+            self._complete(actor, project_id, outcome)
         return result
+
+    def _start(self, actor: Actor, project_id: str, details: dict[str, Any]) -> Future[None]:
+        """The start entry of an admitted query, written on the database's writing thread
+        (``havre.db.background``) while the query runs."""
+        entry = PendingEntry(
+            actor,
+            STARTED,
+            workspace_target(project_id),
+            details=dict(details),
+            project_id=project_id,
+        )
+        return self.db.background.submit(lambda: self.audit.write(self.db, entry))
+
+    def _still_allowed(self, actor: Actor, project_id: str) -> bool:
+        """The permit checked again from what was read at the counter as it stands now,
+        reading nothing else; False when that cannot tell (the completion then reads and
+        checks it in its own transaction)."""
+        try:
+            counter = changes.counter_now(self.db)
+            return self.permits.kept_access(actor, project_id, counter) is not None
+        except HavreError:
+            return False
+
+    def _write_outcome(self, actor: Actor, project_id: str, details: dict[str, Any]) -> None:
+        """The outcome entry of a query whose result was handed back (on the writing thread).
+        Should it fail, the start entry stands for the query: the error is logged."""
+        entry = PendingEntry(
+            actor, ACTION, workspace_target(project_id), details=details, project_id=project_id
+        )
+        try:
+            self.audit.write(self.db, entry)
+        except Exception:
+            log.exception("the outcome entry of a query in project %s was not written", project_id)
 
     def _complete(self, actor: Actor, project_id: str, details: dict[str, Any]) -> None:
         """The audited completion of a query that ran: access checked again under the write
@@ -190,8 +240,12 @@ class QueryingMixin(WorkspaceBase):
         if aggregate_only:
             run_sql = plan_aggregate(sql, entry.frozen_schema).sql
             self.screener.screen(run_sql, sandbox_tables(permit))
-        raw = entry.database.run(run_sql, max_rows=cap, quote_errors=not aggregate_only)
-        self.journal(project_id).record(sql, digest)
+        started = self._start(actor, project_id, details)
+        try:
+            raw = entry.database.run(run_sql, max_rows=cap, quote_errors=not aggregate_only)
+            self.journal(project_id).record(sql, digest)
+        finally:
+            started.result()  # committed before anything is handed back (or its error raised)
         table, suppressed, threshold = raw.table, 0, None
         rules: tuple[str, ...] = ()
         if aggregate_only:

@@ -142,14 +142,21 @@ def test_a_warm_query_is_audited_by_plain_statements_alike(
 def test_a_due_checkpoint_takes_the_session_path_and_is_made(
     world: HubWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub, project, researcher, used = _watched(world, monkeypatch)
+    """Each of the query's two entries finds a checkpoint due: the writing thread appends it
+    through a session, which makes the checkpoint."""
+    hub, project, researcher, _ = _watched(world, monkeypatch)
     checkpointer = hub.audit.checkpointer
     assert checkpointer is not None
     made = len(hub.audit_trail.checkpoints())
     checkpointer.policy = CheckpointPolicy(every_entries=1)
     hub.workspaces.query(researcher, project, SQL)
-    assert used == [project]
-    assert len(hub.audit_trail.checkpoints()) == made + 1
+    assert len(hub.audit_trail.checkpoints()) == made + 2
+    assert [line["action"] for line in audit_lines(hub)][-4:] == [
+        "workspace.query_start",
+        "audit.checkpoint",
+        "workspace.query",
+        "audit.checkpoint",
+    ]
     assert hub.audit_trail.verify().ok
 
 
