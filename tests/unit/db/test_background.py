@@ -4,6 +4,7 @@ of any other thread, never by a unit opened inside another."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
@@ -12,18 +13,13 @@ from havre.audit.bulk import end_read, fetch
 from havre.db.background import Background
 from havre.db.database import Database
 
+from .conftest import probe_database
+
 
 @pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database(database_url)
-    with database.transaction() as session:
-        session.execute(text("DROP TABLE IF EXISTS background_probe"))
-        session.execute(text("CREATE TABLE background_probe (n INTEGER)"))
-    yield database
-    database.background.close()
-    with database.transaction() as session:
-        session.execute(text("DROP TABLE background_probe"))
-    database.dispose()
+def db(database_url: str) -> Iterator[Database]:
+    with probe_database(database_url, "background_probe") as database:
+        yield database
 
 
 def _insert(db: Database, n: int, gate: threading.Event | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import column, literal, select, table, text
@@ -11,18 +12,13 @@ from sqlalchemy.exc import DBAPIError
 
 from havre.db.database import Database
 
+from .conftest import probe_database
+
 
 @pytest.fixture
-def db(database_url: str) -> Database:
-    database = Database(database_url)
-    with database.transaction() as session:
-        session.execute(text("DROP TABLE IF EXISTS reading_probe"))
-        session.execute(text("CREATE TABLE reading_probe (n INTEGER)"))
-        session.execute(text("INSERT INTO reading_probe VALUES (1)"))
-    yield database
-    with database.transaction() as session:
-        session.execute(text("DROP TABLE reading_probe"))
-    database.dispose()
+def db(database_url: str) -> Iterator[Database]:
+    with probe_database(database_url, "reading_probe", 1) as database:
+        yield database
 
 
 def test_reading_sees_committed_rows(db: Database) -> None:

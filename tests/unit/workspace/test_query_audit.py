@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from havre.audit.log import AuditLog, PendingEntry
+from havre.core.actor import Actor
 from havre.core.errors import PermissionDenied
 from havre.db.database import Database
+from havre.hub import Hub
 from havre.workspace.sandbox import SandboxDatabase
 
 from .conftest import WHY, HubWorld, audit_lines
@@ -52,10 +54,7 @@ def test_a_query_has_a_start_entry_then_its_outcome(world: HubWorld) -> None:
 def test_a_suspension_while_the_query_runs_releases_nothing(
     world: HubWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hub = world.hub
-    project = _project(world)
-    researcher = world.actor(world.researcher, project, WHY)
-    hub.workspaces.query(researcher, project, SQL)
+    hub, project, researcher = _warm(world)
     run = SandboxDatabase.run
 
     def suspended_meanwhile(self: SandboxDatabase, *args: Any, **kwargs: Any) -> Any:
@@ -74,21 +73,31 @@ def test_a_suspension_while_the_query_runs_releases_nothing(
     assert hub.workspaces.loaded() == []
 
 
-def test_no_result_without_its_start_entry(
-    world: HubWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    hub = world.hub
+def _warm(world: HubWorld) -> tuple[Hub, str, Actor]:
+    """A project whose workspace is loaded, and its researcher."""
     project = _project(world)
     researcher = world.actor(world.researcher, project, WHY)
-    hub.workspaces.query(researcher, project, SQL)
+    world.hub.workspaces.query(researcher, project, SQL)
+    return world.hub, project, researcher
+
+
+def _failing_to_write(monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    """The audit log's ``write`` fails for the entries of ``action``."""
     write = AuditLog.write
 
     def failing(self: AuditLog, db: Database, entry: PendingEntry) -> None:
-        if entry.action == "workspace.query_start":
+        if entry.action == action:
             raise OSError("disk full")
         write(self, db, entry)
 
     monkeypatch.setattr(AuditLog, "write", failing)
+
+
+def test_no_result_without_its_start_entry(
+    world: HubWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub, project, researcher = _warm(world)
+    _failing_to_write(monkeypatch, "workspace.query_start")
     with pytest.raises(OSError, match="disk full"):
         hub.workspaces.query(researcher, project, SQL)
     last = audit_lines(hub)[-1]
@@ -98,18 +107,8 @@ def test_no_result_without_its_start_entry(
 def test_a_failed_outcome_entry_leaves_the_start_entry(
     world: HubWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    hub = world.hub
-    project = _project(world)
-    researcher = world.actor(world.researcher, project, WHY)
-    hub.workspaces.query(researcher, project, SQL)
-    write = AuditLog.write
-
-    def failing(self: AuditLog, db: Database, entry: PendingEntry) -> None:
-        if entry.action == "workspace.query":
-            raise OSError("disk full")
-        write(self, db, entry)
-
-    monkeypatch.setattr(AuditLog, "write", failing)
+    hub, project, researcher = _warm(world)
+    _failing_to_write(monkeypatch, "workspace.query")
     with caplog.at_level(logging.ERROR, logger="havre.workspace.querying"):
         assert hub.workspaces.query(researcher, project, SQL).rows() == [[200]]
         hub.db.background.settle()
