@@ -1,7 +1,8 @@
 """Writes a process hands to one thread of its own, so that they do not hold up the caller.
 
-A warm workspace query writes its outcome entry here once its result is on its way back
-(docs/workspace.md, "Audit of a query"). The writes run one at a time, in the order given.
+A workspace query writes its start entry here while it runs, and its outcome entry once its
+result is on its way back (docs/workspace.md, "What the audit log keeps of a query"). The
+writes run one at a time, in the order given.
 Every outermost unit of work the process opens afterwards on another thread
 (``Database.transaction``, ``reading``, ``session``, ``plain_transaction``, ``connect``) first
 waits until the writes given so far are done: a process always reads its own writes, and

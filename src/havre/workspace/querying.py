@@ -5,14 +5,15 @@ workspace built under that permit version, screening of the SQL, the aggregate a
 aggregate-only permits, the run (loaded workspace from the cache, time/memory/row limits),
 the threshold. Refusals are audited ``denied`` with the SQL's hash.
 
-A query that runs has two audit entries (docs/workspace.md, "Audit of a query"): its start
-(``workspace.query_start``: who, why, which SQL, permit and workspace version), written on the
-database's writing thread while the query runs, and its outcome (``workspace.query``: the
-shape of the result, or the error). The result is handed back only once the start entry is
-committed and the permit is checked again: a permit suspended while the query ran releases
-nothing. In the steady state the outcome entry is then written on the writing thread, after
-the result is on its way; otherwise (the governance changed meanwhile, a checkpoint is due)
-it is committed first, in a transaction that checks the permit once more, as any failure is.
+A query that runs has two audit entries (docs/workspace.md, "What the audit log keeps of a
+query"): its start (``workspace.query_start``: who, why, which SQL, permit and workspace
+version), written on the database's writing thread while the query runs, and its outcome
+(``workspace.query``: the shape of the result, or the error). The result is handed back only
+once the start entry is committed and the permit is checked again: a permit suspended while
+the query ran releases nothing. In the steady state the outcome entry is then written on the
+writing thread, after the result is on its way; otherwise (the governance changed meanwhile,
+a checkpoint is due) it is committed first, in a transaction that checks the permit once
+more, as any failure is.
 """
 
 from __future__ import annotations
