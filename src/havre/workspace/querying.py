@@ -11,9 +11,9 @@ version), written on the database's writing thread while the query runs, and its
 (``workspace.query``: the shape of the result, or the error). The result is handed back only
 once the start entry is committed and the permit is checked again: a permit suspended while
 the query ran releases nothing. In the steady state the outcome entry is then written on the
-writing thread, after the result is on its way; otherwise (the governance changed meanwhile,
-a checkpoint is due) it is committed first, in a transaction that checks the permit once
-more, as any failure is.
+writing thread, after the result is on its way (with the checkpoint, when one is due);
+otherwise (the permit is not kept at the counter: the governance changed meanwhile) it is
+committed first, in a transaction that checks the permit once more, as any failure is.
 """
 
 from __future__ import annotations
