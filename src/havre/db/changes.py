@@ -17,7 +17,6 @@ from sqlalchemy import column, select, table
 from sqlalchemy.orm import Session
 
 from havre.db.database import Database
-from havre.db.plain import PlainTransaction
 
 # The tables whose changes raise the counter are listed by migration 0009 (a table a cached
 # read depends on must be given the triggers by a migration). Updates of a session's or
@@ -37,11 +36,6 @@ V = TypeVar("V")
 def counter(session: Session) -> int:
     """The counter as the session's transaction sees it."""
     return int(session.execute(_COUNTER).scalar_one())
-
-
-def counter_in(tx: PlainTransaction) -> int:
-    """The counter as a plain transaction (``Database.plain_transaction``) sees it."""
-    return int(tx.scalar(_COUNTER))
 
 
 def counter_now(db: Database) -> int:

@@ -127,30 +127,11 @@ class QueryingMixin(WorkspaceBase):
             log.exception("the outcome entry of a query in project %s was not written", project_id)
 
     def _complete(self, actor: Actor, project_id: str, details: dict[str, Any]) -> None:
-        """The audited completion of a query that ran: access checked again under the write
-        lock, the entry committed, or nothing is handed back. In the steady state by plain
-        statements (``_completed_plainly``); anything else through the session path, which
-        reads, refuses, evicts and audits as it always did."""
-        with contextlib.suppress(Exception):  # an error there is met again on the session path
-            if self._completed_plainly(actor, project_id, details):
-                return
+        """The completion of a query whose permit is no longer kept at the counter (the
+        governance changed while it ran): access read and checked again under the write lock,
+        the entry committed, or nothing is handed back."""
         with self._recording(actor, ACTION, project_id) as scope:
             scope.details = details
-
-    def _completed_plainly(self, actor: Actor, project_id: str, details: dict[str, Any]) -> bool:
-        """The completion as one plain transaction (``Database.plain_transaction``), ~0.8 ms of
-        CPU less than a session: when the permit was kept at the counter read under the write
-        lock and the log can append without a session. False, with nothing written,
-        otherwise. (A query without a justification was refused before it ran.)"""
-        entry = PendingEntry(
-            actor, ACTION, workspace_target(project_id), details=details, project_id=project_id
-        )
-        with self.db.plain_transaction() as tx:
-            kept = self.permits.kept_access(actor, project_id, changes.counter_in(tx))
-            if kept is not None and self.audit.append_plainly(tx, entry):
-                return True
-            tx.abandon()
-        return False
 
     def _failed(
         self,

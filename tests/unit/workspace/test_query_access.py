@@ -144,12 +144,13 @@ def test_a_due_checkpoint_takes_the_session_path_and_is_made(
 ) -> None:
     """Each of the query's two entries finds a checkpoint due: the writing thread appends it
     through a session, which makes the checkpoint."""
-    hub, project, researcher, _ = _watched(world, monkeypatch)
+    hub, project, researcher, used = _watched(world, monkeypatch)
     checkpointer = hub.audit.checkpointer
     assert checkpointer is not None
     made = len(hub.audit_trail.checkpoints())
     checkpointer.policy = CheckpointPolicy(every_entries=1)
     hub.workspaces.query(researcher, project, SQL)
+    assert used == []  # the permit still held: no completion through ``_recording``
     assert len(hub.audit_trail.checkpoints()) == made + 2
     assert [line["action"] for line in audit_lines(hub)][-4:] == [
         "workspace.query_start",
