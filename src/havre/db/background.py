@@ -2,12 +2,11 @@
 
 A workspace query writes its start entry here while it runs, and its outcome entry once its
 result is on its way back (docs/workspace.md, "What the audit log keeps of a query"). The
-writes run one at a time, in the order given.
-Every outermost unit of work the process opens afterwards on another thread
-(``Database.transaction``, ``reading``, ``session``, ``plain_transaction``, ``connect``) first
-waits until the writes given so far are done: a process always reads its own writes, and
-entries keep their order in the audit log. A unit opened inside another does not wait: a
-pending write may be waiting for a lock the outer one holds.
+writes run one at a time, in the order given. Every outermost unit of work the process opens
+afterwards on another thread (``Database.transaction``, ``reading``, ``plain_transaction``,
+``connect``) first waits until the writes given so far are done: a process always reads its
+own writes, and entries keep their order in the audit log. A unit opened inside another does
+not wait: a pending write may be waiting for a lock the outer one holds.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -27,7 +26,7 @@ class Background:
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._pid = os.getpid()
-        self._last: Future[object] | None = None
+        self._last: Future[Any] | None = None
         self._thread: int | None = None
 
     def submit(self, job: Callable[[], T]) -> Future[T]:
@@ -40,7 +39,7 @@ class Background:
                 )
                 self._pid, self._last = os.getpid(), None
             future = self._executor.submit(job)
-            self._last = future  # type: ignore[assignment]
+            self._last = future
         return future
 
     def settle(self) -> None:

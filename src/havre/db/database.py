@@ -122,11 +122,6 @@ class Database:
         ):
             yield tx
 
-    def session(self) -> Session:
-        if not getattr(self._units, "depth", 0):
-            self.background.settle()
-        return self._sessions()
-
     @contextlib.contextmanager
     def _settled(self) -> Iterator[None]:
         """Wait for the background writes given so far (``havre.db.background``) before the
