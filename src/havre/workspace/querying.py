@@ -96,13 +96,7 @@ class QueryingMixin(WorkspaceBase):
     def _start(self, actor: Actor, project_id: str, details: dict[str, Any]) -> Future[None]:
         """The start entry of an admitted query, written on the database's writing thread
         (``havre.db.background``) while the query runs."""
-        entry = PendingEntry(
-            actor,
-            STARTED,
-            workspace_target(project_id),
-            details=dict(details),
-            project_id=project_id,
-        )
+        entry = _entry(actor, STARTED, project_id, dict(details))
         return self.db.background.submit(lambda: self.audit.write(self.db, entry))
 
     def _still_allowed(self, actor: Actor, project_id: str) -> bool:
@@ -118,11 +112,8 @@ class QueryingMixin(WorkspaceBase):
     def _write_outcome(self, actor: Actor, project_id: str, details: dict[str, Any]) -> None:
         """The outcome entry of a query whose result was handed back (on the writing thread).
         Should it fail, the start entry stands for the query: the error is logged."""
-        entry = PendingEntry(
-            actor, ACTION, workspace_target(project_id), details=details, project_id=project_id
-        )
         try:
-            self.audit.write(self.db, entry)
+            self.audit.write(self.db, _entry(actor, ACTION, project_id, details))
         except Exception:
             log.exception("the outcome entry of a query in project %s was not written", project_id)
 
@@ -325,3 +316,12 @@ def apply_threshold(table: pa.Table, threshold: int) -> tuple[pa.Table, int]:
 def _ends_access(error: BaseException) -> bool:
     """A refusal of the person or the permit (not of the query itself)."""
     return isinstance(error, ACCESS_ENDED) and not isinstance(error, QueryRefused | QueryStopped)
+
+
+def _entry(
+    actor: Actor, action: WorkspaceAction, project_id: str, details: dict[str, Any]
+) -> PendingEntry:
+    """An audit entry about a project's workspace."""
+    return PendingEntry(
+        actor, action, workspace_target(project_id), details=details, project_id=project_id
+    )
