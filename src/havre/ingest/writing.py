@@ -1,6 +1,10 @@
 """Writing an ingest's lake tables: each mapped once into the engine, written to encrypted
 Parquet by a writer thread while the engine maps the next, and checked for quality there.
 
+The staged relations a lake table reads are dropped once the last table reading them is
+materialized (``release_unread``): the engine's memory then holds the lake's tables, not the
+staged records behind them, and spills less.
+
 A table's rows are materialized once (``lake_core_<table>``, without the columns the mapping
 leaves empty or constant) behind a view with the exact OMOP schema (``lake_<table>``). A
 writer thread streams the view to Parquet (pyarrow releases the GIL: encoding and encryption
@@ -21,7 +25,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -100,12 +104,15 @@ def write_lake(
                     _drop(ctx, table)
                     dropped.add(table)
 
+    staged = _base_tables(ctx.engine) - {LINK_ROWS.lower()}
     ctx.execute(f"CREATE TABLE {VISIT_REFS} (tab UTINYINT, ref BIGINT)")
     facts: str | None = None
     with ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="havre-writer") as pool:
         try:
             for number, table in enumerate(ORDER):
                 _materialize(ctx, table)
+                later = (ctx.outputs[t] for t in ORDER[number + 1 :] if t in ctx.outputs)
+                staged -= release_unread(ctx.engine, staged, later)
                 writing.append((table, pool.submit(_write, ctx, builder, table)))
                 if table == "visit_occurrence":
                     ctx.execute(
@@ -180,6 +187,38 @@ def _materialize(ctx: IngestContext, table: str) -> None:
         for c in spec.columns
     )
     ctx.execute(f"CREATE VIEW lake_{table} AS SELECT {listed} FROM lake_core_{table} AS t")
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _base_tables(engine: Engine) -> set[str]:
+    """The engine's own tables (lower case, as names compare), not views nor registered data."""
+    rows = engine.sql("SELECT table_name FROM duckdb_tables() WHERE NOT internal").to_pylist()
+    return {str(r["table_name"]).lower() for r in rows}
+
+
+def release_unread(engine: Engine, staged: set[str], queries: Iterable[str]) -> set[str]:
+    """Drop the ``staged`` tables that none of ``queries`` reads, directly or through views,
+    and return them. A name in a query's text counts as a read (a column of a table's name
+    keeps the table, never the reverse), so nothing a query needs is dropped."""
+    views = {
+        str(r["view_name"]).lower(): str(r["sql"])
+        for r in engine.sql(
+            "SELECT view_name, sql FROM duckdb_views() WHERE NOT internal"
+        ).to_pylist()
+    }
+    needed: set[str] = set()
+    pending = list(queries)
+    while pending:
+        for name in {n.lower() for n in _NAME.findall(pending.pop())} - needed:
+            needed.add(name)
+            if name in views:
+                pending.append(views[name])
+    released = staged - needed
+    for name in sorted(released):
+        engine.execute(f"DROP TABLE IF EXISTS {name}")
+    return released
 
 
 def _write(ctx: IngestContext, builder: VersionBuilder, table: str) -> tuple[FileInfo, ...]:
