@@ -104,6 +104,8 @@ def write_lake(
                     _drop(ctx, table)
                     dropped.add(table)
 
+    # every table the reader left may go once no lake table still to come reads it, but
+    # the link rows: ``write_link`` reads them after the lake's tables
     staged = _base_tables(ctx.engine) - {LINK_ROWS.lower()}
     ctx.execute(f"CREATE TABLE {VISIT_REFS} (tab UTINYINT, ref BIGINT)")
     facts: str | None = None
