@@ -102,6 +102,30 @@ def test_pseudonyms_follow_the_scheme(sqlite_hub: Hub, tmp_path: Path) -> None:
     assert version.column_tags("death")["death_commune"] == "death_commune"
 
 
+def test_a_claim_line_with_drugs_and_a_lab_act_is_a_laboratory_visit(
+    sqlite_hub: Hub, tmp_path: Path
+) -> None:
+    """A lab act wins over drugs, and each line's kind is its own: the kinds are bits of the
+    lines' positions, 32 lines to a row, and neighbouring lines are of other kinds."""
+    s = services(sqlite_hub)
+    tables = snds_tables(dirty=False, optout=False)
+    lab_line = tables["ER_BIO_F"].lines[0].split(b";")[0].decode()
+    tables["ER_PHA_F"].add([lab_line, "3400930000001", "A10BA02", "1", "6.25"])
+    s.ingestion.ingest(OPERATOR, write_snds(tmp_path / "snds", tables), "snds")
+    version = s.lake.open("snds")
+    visits = version.read("visit_occurrence").to_pylist()
+    n = len(PEOPLE)
+    assert collections.Counter(v["visit_concept_id"] for v in visits) == {
+        9202: n,
+        581458: n,
+        32036: n,
+        9201: n,
+    }
+    kind_of = {v["visit_occurrence_id"]: v["visit_concept_id"] for v in visits}
+    drugs = version.read("drug_exposure").to_pylist()
+    assert sorted(kind_of[d["visit_occurrence_id"]] for d in drugs) == [32036] + [581458] * n
+
+
 def test_claim_lines_and_stays_become_visits_of_their_kind(sqlite_hub: Hub, tmp_path: Path) -> None:
     s = services(sqlite_hub)
     tables = snds_tables(dirty=False, optout=False)
