@@ -3,13 +3,15 @@
 For each population: ``havre ingest`` in a child process (wall time, peak memory, records/s)
 and, on the same CSV files in the same run, DuckDB alone converting every file of the
 delivery to zstd Parquet with no check at all — the floor — with the same thread count and
-memory limit. Peak memory is each child's own high-water mark (``VmHWM``, written by the child
-as it exits): the ``maxrss`` that ``wait4`` reports also counts the memory of the process the
-child was started from — this benchmark, which made the population — so a child smaller than
-its parent (the FHIR ingest, the floor) showed the parent's peak. The one-minute load average
-before each child is reported with it: on a shared machine wall times depend on it, CPU times
-less. Targets (issue): ingest <= 3x the floor; peak memory <= 6 GB at 1M persons and not
-growing with the input.
+memory limit. The floor runs FLOOR_RUNS times and its fastest run is the baseline, the
+strictest one: at 100k persons it takes ~3 s and moved by a quarter between runs of the same
+hour, which a single run passed on whole to the ratio. Peak memory is each child's own
+high-water mark (``VmHWM``, written by the child as it exits): the ``maxrss`` that ``wait4``
+reports also counts the memory of the process the child was started from — this benchmark,
+which made the population — so a child smaller than its parent (the FHIR ingest, the floor)
+showed the parent's peak. The one-minute load average before each child is reported with it:
+on a shared machine wall times depend on it, CPU times less. Targets (issue): ingest <= 3x
+the floor; peak memory <= 6 GB at 1M persons and not growing with the input.
 
 The hub has the population's opt-out register imported first (not timed), as a real hub
 would: the ingest leaves objectors out. ``BENCH_INGEST_PERSONS=100000`` (comma-separated)
@@ -31,6 +33,7 @@ RATIO_TARGET = 3.0
 MEMORY_TARGET_GIB = 6.0
 GROWTH_TARGET = 2.0
 THREADS = 2
+FLOOR_RUNS = 3
 MEMORY_LIMIT = "4GB"
 
 FLOOR = f"""
@@ -59,6 +62,15 @@ def _population(root: Path, persons: int) -> Path:
     folder = root / f"synth-{persons}"
     generate(SynthOptions(persons=persons, seed=2026, out=folder, dirty_rate=0.0))
     return folder
+
+
+def _floor(folder: Path, root: Path) -> ChildRun:
+    """One run of the floor, its Parquet files removed after it."""
+    out = root / "floor"
+    run = _checked(run_python(FLOOR, [str(folder / "snds"), str(out)]), "floor")
+    for path in out.glob("*.parquet"):
+        path.unlink()
+    return run
 
 
 def _checked(child: ChildRun, what: str) -> ChildRun:
@@ -91,9 +103,8 @@ def run(scale: str) -> BenchResult:
             env = _hub(root, persons, folder)
             # the machine's load as each child starts: wall times mean little without it
             floor_load = os.getloadavg()[0]
-            floor = _checked(
-                run_python(FLOOR, [str(folder / "snds"), str(root / "floor")]), "floor"
-            )
+            floors = [_floor(folder, root) for _ in range(FLOOR_RUNS)]
+            floor = min(floors, key=lambda run: run.seconds)
             ingest_load = os.getloadavg()[0]
             child, report = _ingest(env, folder, "snds")
             total = report["reconciliation"]["total"]  # type: ignore[index]
@@ -102,7 +113,14 @@ def run(scale: str) -> BenchResult:
             ratio = child.seconds / floor.seconds
             gib = child.peak_rss_bytes / 2**30
             result.add(f"{label}: SNDS records read", records, "records")
-            result.add(f"{label}: floor (DuckDB CSV -> Parquet, no checks)", floor.seconds, "s")
+            result.add(
+                f"{label}: floor (DuckDB CSV -> Parquet, no checks), fastest of {FLOOR_RUNS}",
+                floor.seconds,
+                "s",
+            )
+            result.add(
+                f"{label}: floor, slowest of {FLOOR_RUNS}", max(f.seconds for f in floors), "s"
+            )
             result.add(f"{label}: load average before the floor", floor_load, "")
             result.add(f"{label}: load average before the ingest", ingest_load, "")
             result.add(f"{label}: havre ingest snds (child, incl. start-up)", child.seconds, "s")
@@ -131,8 +149,6 @@ def run(scale: str) -> BenchResult:
             result.add(f"{label}: FHIR resources read", fhir_records, "records")
             result.add(f"{label}: FHIR peak memory", fhir.peak_rss_bytes / 2**30, "GiB")
             peaks.append((records, child.peak_rss_bytes))
-            for path in (root / "floor").glob("*.parquet"):
-                path.unlink()
         if len(peaks) > 1:
             (small_records, small_peak), (big_records, big_peak) = peaks[0], peaks[-1]
             growth = big_peak / small_peak
@@ -145,7 +161,8 @@ def run(scale: str) -> BenchResult:
             )
     result.notes.append(
         f"DuckDB threads={THREADS}, memory_limit={MEMORY_LIMIT} for both the ingest and the "
-        "floor; clean synthetic deliveries (seed 2026), CSV files, the population's opt-out "
+        f"floor (the floor's fastest of {FLOOR_RUNS} runs); clean synthetic deliveries (seed "
+        "2026), CSV files, the population's opt-out "
         "register imported first; times are wall times of child processes, start-up included; "
         "peak memory is each child's own VmHWM"
     )
