@@ -161,9 +161,8 @@ def run(scale: str) -> BenchResult:
             )
     result.notes.append(
         f"DuckDB threads={THREADS}, memory_limit={MEMORY_LIMIT} for both the ingest and the "
-        f"floor (the floor's fastest of {FLOOR_RUNS} runs); clean synthetic deliveries (seed "
-        "2026), CSV files, the population's opt-out "
-        "register imported first; times are wall times of child processes, start-up included; "
-        "peak memory is each child's own VmHWM"
+        f"floor (the floor: the fastest of {FLOOR_RUNS} runs); clean synthetic deliveries "
+        "(seed 2026), CSV files, the population's opt-out register imported first; times are "
+        "wall times of child processes, start-up included; peak memory is each child's own VmHWM"
     )
     return result
