@@ -76,6 +76,7 @@ class ChildRun:
     stdout: str
     stderr: str
     cpu_seconds: float = 0.0  # user + system time of the child (all its threads)
+    system_seconds: float = 0.0  # of which in the kernel (page faults, file and spill I/O)
 
 
 def run_child(
@@ -98,7 +99,15 @@ def run_child(
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
     cpu = usage.ru_utime + usage.ru_stime
-    return ChildRun(seconds, int(usage.ru_maxrss) * 1024, process.returncode, stdout, stderr, cpu)
+    return ChildRun(
+        seconds,
+        int(usage.ru_maxrss) * 1024,
+        process.returncode,
+        stdout,
+        stderr,
+        cpu,
+        usage.ru_stime,
+    )
 
 
 def run_python(code: str, args: list[str], env: dict[str, str] | None = None) -> ChildRun:
