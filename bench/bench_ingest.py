@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -93,6 +94,19 @@ def _ingest(env: dict[str, str], folder: Path, source: str) -> tuple[ChildRun, d
     return child, json.loads(child.stdout)
 
 
+def _main_steps(report: dict[str, object], seconds: float) -> list[tuple[str, float]]:
+    """The ingest's own timings (``timings`` of its JSON result) of at least a tenth of
+    ``seconds``, each named by the start of its description (its table, or its verb)."""
+    timings = report.get("timings", [])
+    assert isinstance(timings, list)
+    steps = []
+    for timing in timings:
+        name = re.split(r"[:(]", str(timing["step"]), maxsplit=1)[0].strip()
+        if float(timing["seconds"]) >= seconds / 10:
+            steps.append((name[:48], float(timing["seconds"])))
+    return steps
+
+
 def run(scale: str) -> BenchResult:
     result = BenchResult("ingest", scale)
     peaks: list[tuple[int, int]] = []
@@ -147,6 +161,9 @@ def run(scale: str) -> BenchResult:
                 gib <= MEMORY_TARGET_GIB,
             )
             result.add(f"{label}: floor peak memory", floor.peak_rss_bytes / 2**30, "GiB")
+            # where the ingest's time went, as it reports it (the steps of a tenth or more)
+            for step, seconds in _main_steps(report, child.seconds):
+                result.add(f"{label}: ingest step: {step}", seconds, "s")
             fhir, fhir_report = _ingest(env, folder, "fhir")
             fhir_records = int(fhir_report["reconciliation"]["total"]["read"])  # type: ignore[index]
             result.add(f"{label}: havre ingest fhir", fhir.seconds, "s")

@@ -96,6 +96,12 @@ def _show(result: IngestResult) -> None:
             "Unsupported FHIR resource types (quarantined): "
             + ", ".join(f"{k} {v}" for k, v in sorted(result.unsupported.items()))
         )
+    if result.timings:
+        print_table(
+            ("step", "seconds"),
+            [(step, f"{seconds:.1f}") for step, seconds in result.timings],
+            title="Where the time went (wall seconds per step)",
+        )
     for note in result.notes:
         console.print(f"[yellow]{note}[/yellow]")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,11 +55,14 @@ class IngestContext:
     # engine builds the hash table there (``joins_as_written``) instead of trusting its guess
     joins_as_written: set[str] = field(default_factory=set)
     steps: list[str] = field(default_factory=list)
+    # (step, wall seconds since the step before it, or since the run's start)
+    timings: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
     # per run secret: record ids in the lake cannot be traced back to source positions
     ids: RecordIds = field(default_factory=RecordIds)
     _counter: int = 0
+    _mark: float = field(default_factory=time.perf_counter)
 
     @property
     def latest(self) -> dt.date:
@@ -96,7 +100,12 @@ class IngestContext:
             self.file_reads[file_id] = self.file_reads.get(file_id, 0) + count
 
     def step(self, description: str) -> None:
+        """A processing step done: written to the version's lineage, and timed (what it
+        took since the step before it) for the ingest's result."""
         self.steps.append(description)
+        now = time.perf_counter()
+        self.timings.append((description, now - self._mark))
+        self._mark = now
 
     def temp_name(self, prefix: str) -> str:
         self._counter += 1

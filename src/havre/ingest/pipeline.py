@@ -114,12 +114,14 @@ class Ingestion:
         try:
             require_steward(actor, "ingest a delivery")
             delivery = reader.inspect(Path(path), tell)
+            inspected = time.perf_counter()
             details.update(delivery_sha256=delivery.sha256, files=len(delivery.files))
             existing = self.lake.find_delivery(dataset, delivery.sha256)
             if existing is not None:
                 return self._already_ingested(actor, target, existing, details, started)
             with self.lake.begin(dataset) as builder:
                 manifest, result = self._build(reader, delivery, builder, name, actor, tell)
+                built = time.perf_counter()
                 publishing = True
                 try:
                     with audited(self.db, self.audit, actor, IngestAction.RUN, target) as scope:
@@ -136,7 +138,16 @@ class Ingestion:
                         scope.details = details
                         raise error
             raise
-        return dataclasses.replace(result, seconds=time.perf_counter() - started)
+        ended = time.perf_counter()
+        timings = (
+            (
+                f"inspected the delivery: {len(delivery.files)} files found, checked, hashed",
+                inspected - started,
+            ),
+            *result.timings,
+            ("published: manifest, version made visible, registry and audit entry", ended - built),
+        )
+        return dataclasses.replace(result, seconds=ended - started, timings=timings)
 
     # -- building a version -------------------------------------------------------------------
     def _build(
@@ -177,6 +188,7 @@ class Ingestion:
                     f"counts {reconciliation.total.quarantined}.",
                     hint="nothing was published; report this with the delivery's hash",
                 )
+            ctx.step(f"quarantine written: {quarantine.rows} records, under its own key")
             progress("writing the lake", 0, len(LAKE_TABLES))
 
             def on_table(done: int) -> None:
@@ -242,6 +254,7 @@ class Ingestion:
             unsupported=dict(ctx.unsupported),
             lake_rows={t.name: t.rows for t in tables},
             notes=manifest.notes,
+            timings=tuple(ctx.timings),
         )
         return manifest, result
 

@@ -22,6 +22,8 @@ class IngestResult:
     lake_rows: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     notes: tuple[str, ...] = ()
+    # (step, wall seconds): where the run's time went, in the order of the steps
+    timings: tuple[tuple[str, float], ...] = ()
 
     @property
     def total(self) -> Counts:
@@ -49,4 +51,7 @@ class IngestResult:
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "notes": list(self.notes),
+            "timings": [
+                {"step": step, "seconds": round(seconds, 3)} for step, seconds in self.timings
+            ],
         }

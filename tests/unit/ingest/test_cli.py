@@ -63,7 +63,15 @@ def test_ingest_quarantine_optout_catalog(havre: Callable[..., Run], tmp_path: P
         total["read"]
         == total["loaded"] + total["quarantined"] + total["opted_out"] + total["duplicates"]
     )
-    assert ok(home, "ingest", str(delivery), "--source", "snds")["created"] is False
+    # where the time went: inspection, every step of the version's lineage, publication
+    steps = [t["step"] for t in first["timings"]]
+    assert steps[0].startswith("inspected") and steps[-1].startswith("published")
+    lineage = ok(home, "catalog", "snds")[0]["lineage"]["steps"]
+    assert steps[1:-1] == lineage
+    seconds = [t["seconds"] for t in first["timings"]]
+    assert min(seconds) >= 0 and sum(seconds) <= first["seconds"] + 0.01
+    again = ok(home, "ingest", str(delivery), "--source", "snds")
+    assert again["created"] is False and again["timings"] == []
 
     summary = ok(home, "quarantine", "list")
     assert summary[0]["records"] == total["quarantined"]
