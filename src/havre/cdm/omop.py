@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from havre.cdm.reference import omop_fields, omop_tables
 from havre.lake.manifest import ColumnInfo, IdentifierKind
@@ -157,9 +156,10 @@ def _identifier(table: str, name: str, datatype: str) -> IdentifierKind | None:
 def omop_table(name: str) -> OmopTable:
     if name not in LAKE_TABLES:
         raise KeyError(f"Havre does not write the OMOP table {name!r}")
-    fields = omop_fields().filter(pc.equal(omop_fields()["cdmTableName"], name))
     columns = []
-    for row in fields.to_pylist():
+    for row in omop_fields().to_pylist():
+        if row["cdmTableName"] != name:
+            continue
         datatype = str(row["cdmDatatype"]).lower()
         if datatype.startswith("varchar"):
             datatype = "varchar"
@@ -177,6 +177,6 @@ def omop_table(name: str) -> OmopTable:
         columns.append(
             OmopColumn(column, datatype, False, description, _identifier(name, column, datatype))
         )
-    tables = omop_tables().filter(pc.equal(omop_tables()["cdmTableName"], name))
-    description = _first_sentence(tables.column("tableDescription")[0].as_py(), 400)
+    row = next(t for t in omop_tables().to_pylist() if t["cdmTableName"] == name)
+    description = _first_sentence(row["tableDescription"], 400)
     return OmopTable(name, description, tuple(columns))

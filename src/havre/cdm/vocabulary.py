@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from havre.cdm.omop import omop_table
 from havre.cdm.reference import communes, departements, nomenclature
+from havre.core.arrays import integers, texts
 
 # LOINC codes the hospital exports carry (docs/sources.md): code → (name, unit)
 LOINC_MEASUREMENTS: dict[str, tuple[str, str]] = {
@@ -36,10 +38,10 @@ def code_sets() -> dict[str, pa.Table]:
         "voc_nabm": _codes(nomenclature("IR_BIO_R").column("BIO_PRS_IDE")),
         "voc_prs_nat": _codes(nomenclature("IR_NAT_V").column("PRS_NAT")),
         # ALD 31 and 32 (outside the list, several conditions) are not in IR_ALD_V
-        "voc_ald": _codes(pa.concat_arrays([ald.combine_chunks(), pa.array(["31", "32"])])),
+        "voc_ald": _codes(pa.concat_arrays([ald.combine_chunks(), texts(["31", "32"])])),
         "voc_departement": _codes(departements().column("code_departement")),
         "voc_commune": _codes(communes().column("code_commune")),
-        "voc_loinc": _codes(pa.array(list(LOINC_MEASUREMENTS))),
+        "voc_loinc": _codes(texts(LOINC_MEASUREMENTS)),
     }
 
 
@@ -60,7 +62,7 @@ def commune_names() -> pa.Table:
 def commune_locations() -> pa.Table:
     """Every commune with a stable ``location_id`` (its rank in code order, from 1)."""
     table = commune_names().sort_by("code")
-    ids = pa.array(range(1, table.num_rows + 1), pa.int64())
+    ids = integers(np.arange(1, table.num_rows + 1, dtype=np.int64))
     return table.append_column("location_id", ids)
 
 

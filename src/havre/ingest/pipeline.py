@@ -22,6 +22,7 @@ import havre
 from havre.audit import AuditLog, Target, audited
 from havre.cdm.omop import LAKE_TABLES
 from havre.core.actor import Actor
+from havre.core.arrays import integers, texts
 from havre.core.clock import Clock, SystemClock, isoformat
 from havre.core.config import Settings
 from havre.core.errors import EngineError, IntegrityError, UsageError
@@ -271,9 +272,9 @@ class Ingestion:
         pads = [self.pseudo.pads(self.pseudo.scheme(reader.optout_scheme_id, v)) for v in versions]
         table = pa.table(
             {
-                "key_version": pa.array(versions, pa.int32()),
-                "ipad": pa.array([p.column("ipad")[0].as_py() for p in pads], pa.binary()),
-                "opad": pa.array([p.column("opad")[0].as_py() for p in pads], pa.binary()),
+                "key_version": integers(versions, pa.int32()),
+                "ipad": texts([p.column("ipad")[0].as_py() for p in pads], pa.binary()),
+                "opad": texts([p.column("opad")[0].as_py() for p in pads], pa.binary()),
             }
         )
         ctx.register("optout_pads", table)
@@ -282,8 +283,8 @@ class Ingestion:
             "delivery_files",
             pa.table(
                 {
-                    "file_id": pa.array([f.file_id for f in ctx.delivery.files], pa.int32()),
-                    "name": pa.array([f.name for f in ctx.delivery.files], pa.string()),
+                    "file_id": integers([f.file_id for f in ctx.delivery.files], pa.int32()),
+                    "name": texts([f.name for f in ctx.delivery.files]),
                 }
             ),
         )

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from havre.core.arrays import integers
 from havre.core.errors import DataValidationError
 
 CHUNK_BYTES = 8 << 20
@@ -156,7 +157,7 @@ class LineReader:
             ).cast(pa.binary())
         first = self.lines + 1
         self.lines += len(ends)
-        numbers = pa.array(np.arange(first, first + len(ends), dtype=np.int64))
+        numbers = integers(np.arange(first, first + len(ends), dtype=np.int64))
         return pa.RecordBatch.from_arrays([numbers, raw], schema=LINE_SCHEMA)
 
 

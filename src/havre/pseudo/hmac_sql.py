@@ -12,6 +12,8 @@ import hmac
 
 import pyarrow as pa
 
+from havre.core.arrays import texts
+
 BLOCK_BYTES = 64
 
 
@@ -26,9 +28,7 @@ def padded_keys(key: bytes) -> tuple[bytes, bytes]:
 def pads_table(key: bytes) -> pa.Table:
     """The one-row table (``ipad``, ``opad``) that ``hmac_sql`` reads."""
     inner, outer = padded_keys(key)
-    return pa.table(
-        {"ipad": pa.array([inner], pa.binary()), "opad": pa.array([outer], pa.binary())}
-    )
+    return pa.table({"ipad": texts([inner], pa.binary()), "opad": texts([outer], pa.binary())})
 
 
 def hmac_sql(message: str, pads: str) -> str:

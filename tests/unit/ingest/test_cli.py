@@ -129,3 +129,28 @@ def test_the_installed_command_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_an_ingest_starts_without_pandas(tmp_path: Path) -> None:
+    """pyarrow imports pandas (a quarter of a second) at the first array built from Python
+    values; the ingest builds its few such arrays from buffers (``havre.core.arrays``)."""
+    delivery = write_snds(tmp_path / "d" / "snds", snds_tables(dirty=True))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HAVRE_")}
+    env["HAVRE_HOME"] = str(tmp_path / "home")
+    script = (
+        "import json, sys\n"
+        "from havre.cli.main import main\n"
+        "for args in (['init', '--json'], sys.argv[1:]):\n"
+        "    try:\n"
+        "        main(args)\n"
+        "    except SystemExit as ended:\n"
+        "        assert not ended.code, ended.code\n"
+        "print(json.dumps({'pandas': 'pandas' in sys.modules}))\n"
+    )
+    args = ["ingest", str(delivery), "--source", "snds", "--json"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert json.loads(last) == {"pandas": False}

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from havre.audit import AuditLog, Target, audited
 from havre.core.actor import Actor
+from havre.core.arrays import integers, texts
 from havre.core.clock import Clock, SystemClock
 from havre.core.config import Settings
 from havre.core.errors import NotFoundError, PermissionDenied, UsageError
@@ -216,8 +217,8 @@ class OptOutRegister:
             rows = session.execute(query).all()
         return pa.table(
             {
-                "subject_key": pa.array([r[0] for r in rows], pa.string()),
-                "key_version": pa.array([r[1] for r in rows], pa.int32()),
+                "subject_key": texts([r[0] for r in rows]),
+                "key_version": integers([r[1] for r in rows], pa.int32()),
             },
             schema=ACTIVE_SCHEMA,
         )
