@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from havre.core.errors import DataValidationError, EngineError
 from havre.ingest.context import ByteCounter, IngestContext
@@ -125,8 +126,11 @@ def stage_delimited(
     relation = f"chk_{table}"
     hashes = line_hashes(keyed)
     to_read: list[tuple[SourceFile, bool, ByteCounter]] = []
-    selects = []
-    names: list[str] = []
+    # files laid out alike (a table's yearly files) are checked by one branch over the union
+    # of their lines: the engine plans the checks once, not once per file (~0.3 s of fixed
+    # cost for the PMSI's ten yearly files a table)
+    groups: dict[tuple[Any, ...], list[tuple[SourceFile, dict[str, str]]]] = {}
+    layouts: dict[tuple[Any, ...], tuple[tuple[Field, ...], dict[str, int], int, bool]] = {}
     constants: list[str] = []
     for source in files:
         extra = extra_columns(source) if extra_columns else {}
@@ -135,13 +139,23 @@ def stage_delimited(
         positions, expected = header_positions(source.path, own, fmt)
         counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
         crlf = uses_crlf(source.path)
-        lines = f"lines_{source.file_id}"
-        select = _select(ctx, source, lines, own, fmt, positions, expected, crlf, extra, hashes)
+        layout = (own, tuple(positions.items()), expected, crlf, tuple(extra))
+        groups.setdefault(layout, []).append((source, extra))
+        layouts[layout] = (own, positions, expected, crlf)
+        to_read.append((source, crlf, counter))
+    selects = []
+    for layout, members in groups.items():
+        own, positions, expected, crlf = layouts[layout]
+        lines = " UNION ALL ".join(
+            f"SELECT {source.file_id} AS file_id, line_no, raw FROM lines_{source.file_id}"
+            for source, _ in members
+        )
+        extra = {name: _per_file(name, members) for name in members[0][1]}
+        select = _select(ctx, f"({lines})", own, fmt, positions, expected, crlf, extra, hashes)
         if own != fields:
             select = padded_select(select, own, fields, constants, hashes)
         selects.append(select)
-        names = checked_names(fields, constants, hashes)
-        to_read.append((source, crlf, counter))
+    names = checked_names(fields, constants, hashes)
     stored = stored_select(
         staged_select(" UNION ALL ".join(selects), names, join, fields),
         fields,
@@ -179,9 +193,17 @@ def stage_delimited(
     return relation
 
 
+def _per_file(name: str, members: list[tuple[SourceFile, dict[str, str]]]) -> str:
+    """SQL: an extra column's value in a branch reading several files (``file_id``)."""
+    values = {source.file_id: extra[name] for source, extra in members}
+    if len(set(values.values())) == 1:
+        return next(iter(values.values()))
+    cases = " ".join(f"WHEN {file_id} THEN {value}" for file_id, value in values.items())
+    return f"CASE file_id {cases} END"
+
+
 def _select(
     ctx: IngestContext,
-    source: SourceFile,
     lines: str,
     fields: tuple[Field, ...],
     fmt: DelimitedFormat,
@@ -193,8 +215,9 @@ def _select(
     *,
     fast_path: bool = True,
 ) -> str:
-    """SQL: the checked records of one file's lines (``line_no``, ``raw``). ``fast_path``:
-    lines matching their ``line_format`` skip the checks it covers (same problems)."""
+    """SQL: the checked records of the lines of files laid out alike (``lines``: a relation
+    of ``file_id``, ``line_no``, ``raw``). ``fast_path``: lines matching their
+    ``line_format`` skip the checks it covers (same problems)."""
     end = 2 if crlf else 1
     last = expected - 1
     shape = None
@@ -224,11 +247,17 @@ def _select(
     if fmt.quoted:
         # a quoted field left open (a line cut inside quotes) counts as a truncated line
         odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
-        decoded = f"SELECT line_no, raw, {line_sql(crlf)} AS line FROM {lines} WHERE line_no > 1"
+        decoded = (
+            f"SELECT file_id, line_no, raw, {line_sql(crlf)} AS line FROM {lines} AS l "
+            "WHERE line_no > 1"
+        )
         n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE array_length(parts) END"
         blank = "coalesce(line = '', false)"
     else:
-        decoded = f"SELECT line_no, raw, try(decode(raw)) AS line FROM {lines} WHERE line_no > 1"
+        decoded = (
+            f"SELECT file_id, line_no, raw, try(decode(raw)) AS line FROM {lines} AS l "
+            "WHERE line_no > 1"
+        )
         n_fields = "array_length(parts)"
         blank = f"octet_length(raw) <= {end}"
     line_ok = "false"
@@ -237,11 +266,12 @@ def _select(
         matched = ("line_ok", shape.covered)
     hash_items = line_hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
     staged = f"""
-        SELECT {source.file_id} AS file_id, line_no,
+        SELECT file_id, line_no,
                line IS NOT NULL AS utf8_ok, {blank} AS blank, {n_fields} AS n_fields,
                line_ok, {hash_items},
                {", ".join(values + constants)}
-        FROM (SELECT line_no, raw, line, {_parts_sql(fmt)} AS parts, {line_ok} AS line_ok
+        FROM (SELECT file_id, line_no, raw, line, {_parts_sql(fmt)} AS parts,
+                     {line_ok} AS line_ok
               FROM ({decoded}))
     """
     dated = ", ".join(["*", *dates_sql(fields)])

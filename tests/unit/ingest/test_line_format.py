@@ -4,7 +4,6 @@ the same values, the same problems."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -18,7 +17,6 @@ from havre.cdm.vocabulary import code_sets
 from havre.ingest.delimited import DelimitedFormat, _select
 from havre.ingest.fields import Field
 from havre.ingest.line_format import line_format
-from havre.ingest.model import SourceFile
 from havre.ingest.snds.tables import table_fields
 
 TABLES = ("IR_BEN_R", "ER_PRS_F", "ER_PHA_F", "T_MCO15B", "T_MCO15C", "IR_IMB_R", "KI_CCI_R")
@@ -74,11 +72,9 @@ def _problems(
         "lines_0",
         pa.table({"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}),
     )
-    source = SourceFile(0, Path("x.csv"), "x.csv", table, "0" * 64, 0)
     ctx = cast(Any, SimpleNamespace(today_iso=dt.date(2024, 12, 31).isoformat()))
-    query = _select(
-        ctx, source, "lines_0", fields, fmt, positions, len(fields), False, {}, fast_path=fast
-    )
+    lines = "(SELECT 0 AS file_id, line_no, raw FROM lines_0)"
+    query = _select(ctx, lines, fields, fmt, positions, len(fields), False, {}, fast_path=fast)
     return con.sql(f"SELECT * FROM ({query}) ORDER BY line_no").fetchall()
 
 
