@@ -54,8 +54,8 @@ class IngestContext:
     # lake tables whose query is written with each join's smaller side on its right: the
     # engine builds the hash table there (``joins_as_written``) instead of trusting its guess
     joins_as_written: set[str] = field(default_factory=set)
-    steps: list[str] = field(default_factory=list)
-    # (step, wall seconds since the step before it, or since the run's start)
+    # the processing steps done, for the version's lineage, each with its wall seconds (since
+    # the step before it, or since the run's start)
     timings: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unsupported: dict[str, int] = field(default_factory=dict)
@@ -99,10 +99,14 @@ class IngestContext:
         if file_id is not None:
             self.file_reads[file_id] = self.file_reads.get(file_id, 0) + count
 
+    @property
+    def steps(self) -> list[str]:
+        """The processing steps done, in order (the version's lineage)."""
+        return [description for description, _ in self.timings]
+
     def step(self, description: str) -> None:
         """A processing step done: written to the version's lineage, and timed (what it
         took since the step before it) for the ingest's result."""
-        self.steps.append(description)
         now = time.perf_counter()
         self.timings.append((description, now - self._mark))
         self._mark = now
