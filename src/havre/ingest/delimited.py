@@ -130,7 +130,6 @@ def stage_delimited(
     # of their lines: the engine plans the checks once, not once per file (~0.3 s of fixed
     # cost for the PMSI's ten yearly files a table)
     groups: dict[tuple[Any, ...], list[tuple[SourceFile, dict[str, str]]]] = {}
-    layouts: dict[tuple[Any, ...], tuple[tuple[Field, ...], dict[str, int], int, bool]] = {}
     constants: list[str] = []
     for source in files:
         extra = extra_columns(source) if extra_columns else {}
@@ -141,11 +140,10 @@ def stage_delimited(
         crlf = uses_crlf(source.path)
         layout = (own, tuple(positions.items()), expected, crlf, tuple(extra))
         groups.setdefault(layout, []).append((source, extra))
-        layouts[layout] = (own, positions, expected, crlf)
         to_read.append((source, crlf, counter))
     selects = []
-    for layout, members in groups.items():
-        own, positions, expected, crlf = layouts[layout]
+    for (own, placed, expected, crlf, _), members in groups.items():
+        positions = dict(placed)
         lines = " UNION ALL ".join(
             f"SELECT {source.file_id} AS file_id, line_no, raw FROM lines_{source.file_id}"
             for source, _ in members
