@@ -22,7 +22,7 @@ from havre.ingest.fields import (
     quote,
     value_sql,
 )
-from havre.ingest.line_format import line_format
+from havre.ingest.line_format import LineFormat, line_format
 from havre.ingest.model import (
     LINE_HASHES,
     ExtraColumns,
@@ -125,7 +125,6 @@ def stage_delimited(
     """
     relation = f"chk_{table}"
     hashes = line_hashes(keyed)
-    to_read: list[tuple[SourceFile, bool, ByteCounter]] = []
     # files laid out alike (a table's yearly files) are checked by one branch over the union
     # of their lines: the engine plans the checks once, not once per file (~0.3 s of fixed
     # cost for the PMSI's ten yearly files a table)
@@ -136,38 +135,48 @@ def stage_delimited(
         constants = [quote(name) for name in extra]
         own = fields if fields_of is None else fields_of(source)
         positions, expected = header_positions(source.path, own, fmt)
-        counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
-        crlf = uses_crlf(source.path)
-        layout = (own, tuple(positions.items()), expected, crlf, tuple(extra))
+        layout = (own, tuple(positions.items()), expected, uses_crlf(source.path), tuple(extra))
         groups.setdefault(layout, []).append((source, extra))
-        to_read.append((source, crlf, counter))
-    selects = []
-    for (own, placed, expected, crlf, _), members in groups.items():
-        positions = dict(placed)
-        lines = " UNION ALL ".join(
-            f"SELECT {source.file_id} AS file_id, line_no, raw FROM lines_{source.file_id}"
-            for source, _ in members
-        )
-        extra = {name: _per_file(name, members) for name in members[0][1]}
-        select = _select(ctx, f"({lines})", own, fmt, positions, expected, crlf, extra, hashes)
-        if own != fields:
-            select = padded_select(select, own, fields, constants, hashes)
-        selects.append(select)
-    names = checked_names(fields, constants, hashes)
-    stored = stored_select(
-        staged_select(" UNION ALL ".join(selects), names, join, fields),
-        fields,
-        keep=keep,
-        extra=[f"t.{name}" for name in constants],
-        join=join,
-        hashes=hashes,
-    )
     registered: list[tuple[SourceFile, Lines]] = []
     try:
-        for source, crlf, counter in to_read:
-            name = f"lines_{source.file_id}"
-            numbered = ctx.engine.register_lines(name, source.path, crlf=crlf, progress=counter)
-            registered.append((source, numbered))
+        selects = []
+        for (own, placed, expected, crlf, _), members in groups.items():
+            positions = dict(placed)
+            shape = _shape(own, positions, expected, fmt, crlf)
+            shaped = []
+            for source, _ in members:
+                counter = ByteCounter(ctx.progress, f"reading {source.name}", source.bytes)
+                numbered = ctx.engine.register_lines(
+                    f"lines_{source.file_id}",
+                    source.path,
+                    crlf=crlf,
+                    progress=counter,
+                    shape=None if shape is None else shape.pattern,
+                )
+                registered.append((source, numbered))
+                shaped.append(numbered.shaped)
+            given = all(shaped)  # each file's lines say whether they match, or none do
+            lines = " UNION ALL ".join(
+                f"SELECT {source.file_id} AS file_id, line_no, raw"
+                f"{', shape_ok' if given else ''} FROM lines_{source.file_id}"
+                for source, _ in members
+            )
+            extra = {name: _per_file(name, members) for name in members[0][1]}
+            select = _select(
+                ctx, f"({lines})", own, fmt, positions, expected, crlf, extra, hashes, shaped=given
+            )
+            if own != fields:
+                select = padded_select(select, own, fields, constants, hashes)
+            selects.append(select)
+        names = checked_names(fields, constants, hashes)
+        stored = stored_select(
+            staged_select(" UNION ALL ".join(selects), names, join, fields),
+            fields,
+            keep=keep,
+            extra=[f"t.{name}" for name in constants],
+            join=join,
+            hashes=hashes,
+        )
         with ctx.engine.joins_as_written():
             ctx.execute(f"CREATE TEMP TABLE {relation} AS {stored}")
         counts = [(source, numbered.count()) for source, numbered in registered]
@@ -200,6 +209,20 @@ def _per_file(name: str, members: list[tuple[SourceFile, dict[str, str]]]) -> st
     return f"CASE file_id {cases} END"
 
 
+def _shape(
+    fields: tuple[Field, ...],
+    positions: dict[str, int],
+    expected: int,
+    fmt: DelimitedFormat,
+    crlf: bool,
+) -> LineFormat | None:
+    """The whole-line format of unquoted lines (none for quoted ones). Unquoted lines keep
+    their line end: the pattern ends with it (see ``line_format``)."""
+    if fmt.quoted:
+        return None
+    return line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
+
+
 def _select(
     ctx: IngestContext,
     lines: str,
@@ -212,16 +235,16 @@ def _select(
     hashes: tuple[str, ...] = LINE_HASHES,
     *,
     fast_path: bool = True,
+    shaped: bool = False,
 ) -> str:
     """SQL: the checked records of the lines of files laid out alike (``lines``: a relation
     of ``file_id``, ``line_no``, ``raw``). ``fast_path``: lines matching their
-    ``line_format`` skip the checks it covers (same problems)."""
+    ``line_format`` skip the checks it covers (same problems); ``shaped``: ``lines`` also
+    has ``shape_ok``, whether each line matches it (``Lines.shaped``), else it is matched
+    here."""
     end = 2 if crlf else 1
     last = expected - 1
-    shape = None
-    if not fmt.quoted and fast_path:
-        # unquoted lines keep their line end: the pattern ends with it (see line_format)
-        shape = line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
+    shape = _shape(fields, positions, expected, fmt, crlf) if fast_path else None
     values = []
     for f in fields:
         if f.name not in positions:
@@ -252,15 +275,21 @@ def _select(
         n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE array_length(parts) END"
         blank = "coalesce(line = '', false)"
     else:
+        given = ", shape_ok" if shaped else ""
         decoded = (
-            f"SELECT file_id, line_no, raw, try(decode(raw)) AS line FROM {lines} AS l "
+            f"SELECT file_id, line_no, raw{given}, try(decode(raw)) AS line FROM {lines} AS l "
             "WHERE line_no > 1"
         )
         n_fields = "array_length(parts)"
         blank = f"octet_length(raw) <= {end}"
     line_ok = "false"
     if shape is not None:
-        line_ok = f"regexp_full_match(line, {sql_literal(shape.pattern)})"
+        # the reader's match holds for a line that is UTF-8; the engine's needs one (NULL)
+        line_ok = (
+            "(shape_ok AND line IS NOT NULL)"
+            if shaped
+            else f"regexp_full_match(line, {sql_literal(shape.pattern)})"
+        )
         matched = ("line_ok", shape.covered)
     hash_items = line_hashes_sql(hashes, "raw", r"'\x1F'::BLOB")
     staged = f"""

@@ -44,6 +44,11 @@ class Lines(Protocol):
     def failure(self) -> DataValidationError | None:
         """Why reading the file failed, if it did (an engine error then stands for it)."""
 
+    @property
+    def shaped(self) -> bool:
+        """Whether the relation has ``shape_ok``: the line matches the ``shape`` it was
+        registered with (``register_lines``); else the statement matches it itself."""
+
 
 class Engine(Protocol):
     name: str
@@ -52,10 +57,17 @@ class Engine(Protocol):
         """Make Arrow data queryable under ``name``."""
 
     def register_lines(
-        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+        self,
+        name: str,
+        path: Path,
+        *,
+        crlf: bool,
+        progress: ProgressCallback | None = None,
+        shape: str | None = None,
     ) -> Lines:
         """A delivered text file as the relation ``name`` (``line_no`` from 1, ``raw``: each
-        line's bytes with its line end; see ``havre.lake.textfiles``)."""
+        line's bytes with its line end; see ``havre.lake.textfiles``). ``shape``: a line
+        pattern the engine may match as it reads (``Lines.shaped``)."""
 
     def register_parquet_rows(self, name: str, path: Path) -> None:
         """A delivered Parquet file as the relation ``name``: its columns and
@@ -125,11 +137,18 @@ class DuckDBEngine:
         self.connection.register(name, data)
 
     def register_lines(
-        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+        self,
+        name: str,
+        path: Path,
+        *,
+        crlf: bool,
+        progress: ProgressCallback | None = None,
+        shape: str | None = None,
     ) -> Lines:
         """The file streamed through ``LineReader``: the engine's threads take its batches in
-        turn, so it is read while earlier batches are checked, in the memory of a few chunks."""
-        reader = LineReader(path, progress=progress, crlf=crlf)
+        turn, so it is read while earlier batches are checked, in the memory of a few chunks.
+        With a ``shape``, the reader matches it (``shape_ok``)."""
+        reader = LineReader(path, progress=progress, crlf=crlf, shape=shape)
         self.register(name, reader.reader())
         return _StreamedLines(reader)
 
@@ -200,6 +219,10 @@ class _StreamedLines:
 
     def failure(self) -> DataValidationError | None:
         return self._reader.error
+
+    @property
+    def shaped(self) -> bool:
+        return self._reader.shape is not None
 
 
 def open_engine(settings: Settings, *, keys: KeyStore | None = None, **kwargs: Any) -> Engine:

@@ -279,10 +279,17 @@ class SparkEngine:
         self._view(name, frame)
 
     def register_lines(
-        self, name: str, path: Path, *, crlf: bool, progress: ProgressCallback | None = None
+        self,
+        name: str,
+        path: Path,
+        *,
+        crlf: bool,
+        progress: ProgressCallback | None = None,
+        shape: str | None = None,
     ) -> Lines:
         """The file read by the executors (``havre.lake.spark_lines``), kept by them until
-        ``unregister``. ``progress`` hears of the whole file once it is read."""
+        ``unregister``. ``progress`` hears of the whole file once it is read. ``shape`` is
+        left to the statements (the lines are not ``shaped``)."""
         from havre.lake.spark_lines import read_lines
 
         lines = read_lines(self.session, path, crlf=crlf)

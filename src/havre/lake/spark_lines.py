@@ -61,6 +61,11 @@ class SparkLines:
         """``Lines.failure``: none, a file that cannot be read fails ``read_lines`` itself."""
         return None
 
+    @property
+    def shaped(self) -> bool:
+        """``Lines.shaped``: no, the statements match a line's shape themselves."""
+        return False
+
     def release(self) -> None:
         self.cache.unpersist(blocking=False)
 

@@ -5,6 +5,11 @@ batch of (``line_no``, ``raw``) without copying the bytes. ``raw`` keeps its lin
 or ``\r\n``): ``line_sql`` decodes it and drops the line end in the engine. Lines stay
 bytes until then, so invalid UTF-8 is refused line by line — one bad line is one quarantined
 record, not a failed read. ``*.gz`` files are decompressed on the fly.
+
+Given a line pattern (``shape``: a table's whole-line format, see ``havre.ingest.line_format``),
+each batch also says which lines match it (``shape_ok``), matched by Arrow's RE2 as the batch
+is made: the same engine and pattern as the SQL's ``regexp_full_match``, at less than half
+its cost per line, and in the thread that reads the file.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import cast
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from havre.core.arrays import integers
 from havre.core.errors import DataValidationError
@@ -27,6 +33,7 @@ CHUNK_BYTES = 8 << 20
 BLOCK_BYTES = 128 << 20
 SNIFF_BYTES = 1 << 16
 LINE_SCHEMA = pa.schema([("line_no", pa.int64()), ("raw", pa.binary())])
+SHAPED_LINE_SCHEMA = LINE_SCHEMA.append(pa.field("shape_ok", pa.bool_()))
 
 # SQL: the decoded line without its line end; NULL when the line is not valid UTF-8
 LINE_SQL = "left(try(decode(raw)), -1)"
@@ -81,8 +88,11 @@ class LineReader:
         chunk_bytes: int = CHUNK_BYTES,
         progress: ProgressCallback | None = None,
         crlf: bool = False,
+        shape: str | None = None,
     ) -> None:
         self.path = path
+        self.shape = shape
+        self.schema = LINE_SCHEMA if shape is None else SHAPED_LINE_SCHEMA
         self.line_end = b"\r\n" if crlf else b"\n"
         self.chunk_bytes = chunk_bytes
         self.progress = progress
@@ -124,7 +134,7 @@ class LineReader:
     def reader(self) -> pa.RecordBatchReader:
         """The lines as a stream: the engine's threads take its batches in turn, so the file
         is read while earlier batches are checked, in the memory of a few chunks."""
-        return pa.RecordBatchReader.from_batches(LINE_SCHEMA, self.batches())
+        return pa.RecordBatchReader.from_batches(self.schema, self.batches())
 
     def blocks(self, max_bytes: int = BLOCK_BYTES) -> Iterator[pa.Table]:
         """The lines as in-memory tables of about ``max_bytes``, for statements that want
@@ -135,10 +145,10 @@ class LineReader:
             pending.append(batch)
             size += batch.nbytes
             if size >= max_bytes:
-                yield pa.Table.from_batches(pending, LINE_SCHEMA)
+                yield pa.Table.from_batches(pending, self.schema)
                 pending, size = [], 0
         if pending or self.lines == 0:
-            yield pa.Table.from_batches(pending, LINE_SCHEMA)
+            yield pa.Table.from_batches(pending, self.schema)
 
     def _batch(self, data: npt.NDArray[np.uint8], ends: npt.NDArray[np.int64]) -> pa.RecordBatch:
         """One batch of the lines ending (exclusive) at ``ends`` in ``data``."""
@@ -158,7 +168,17 @@ class LineReader:
         first = self.lines + 1
         self.lines += len(ends)
         numbers = integers(np.arange(first, first + len(ends), dtype=np.int64))
-        return pa.RecordBatch.from_arrays([numbers, raw], schema=LINE_SCHEMA)
+        columns = [numbers, raw]
+        if self.shape is not None:
+            columns.append(shaped(raw, self.shape))
+        return pa.RecordBatch.from_arrays(columns, schema=self.schema)
+
+
+def shaped(raw: pa.Array, shape: str) -> pa.Array:
+    """Which lines (bytes, line end included) match ``shape`` whole, as the SQL's
+    ``regexp_full_match(try(decode(raw)), shape)`` says for a line that is UTF-8 (for one that
+    is not, the answer is left to the engine, which refuses the line before asking)."""
+    return pc.match_substring_regex(raw.view(pa.string()), pattern=f"^(?:{shape})$")
 
 
 def read_header(path: Path) -> str:

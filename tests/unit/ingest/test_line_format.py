@@ -18,6 +18,7 @@ from havre.ingest.delimited import DelimitedFormat, _select
 from havre.ingest.fields import Field
 from havre.ingest.line_format import line_format
 from havre.ingest.snds.tables import table_fields
+from havre.lake import textfiles
 
 TABLES = ("IR_BEN_R", "ER_PRS_F", "ER_PHA_F", "T_MCO15B", "T_MCO15C", "IR_IMB_R", "KI_CCI_R")
 VALID = {
@@ -62,19 +63,30 @@ def _fields(table: str) -> tuple[Field, ...]:
 
 
 def _problems(
-    con: duckdb.DuckDBPyConnection, table: str, lines: list[bytes], fast: bool
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    lines: list[bytes],
+    fast: bool,
+    *,
+    shaped: bool = False,
 ) -> list[tuple[Any, ...]]:
+    """The staged rows of ``lines``; ``shaped``: the reader matched their line format (as
+    ``LineReader`` does with a ``shape``), not the engine."""
     fields = _fields(table)
     fmt = DelimitedFormat(delimiter=";")
     positions = {f.name: i for i, f in enumerate(fields)}
-    raw = [b"header\n", *lines]
-    con.register(
-        "lines_0",
-        pa.table({"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}),
-    )
+    raw = pa.array([b"header\n", *lines], pa.binary())
+    columns = {"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}
+    if shaped:
+        pattern = line_format(fields, positions, len(fields), ";", "\n").pattern
+        columns["shape_ok"] = textfiles.shaped(raw, pattern)
+    con.register("lines_0", pa.table(columns))
     ctx = cast(Any, SimpleNamespace(today_iso=dt.date(2024, 12, 31).isoformat()))
-    lines = "(SELECT 0 AS file_id, line_no, raw FROM lines_0)"
-    query = _select(ctx, lines, fields, fmt, positions, len(fields), False, {}, fast_path=fast)
+    given = ", shape_ok" if shaped else ""
+    lines = f"(SELECT 0 AS file_id, line_no, raw{given} FROM lines_0)"
+    query = _select(
+        ctx, lines, fields, fmt, positions, len(fields), False, {}, fast_path=fast, shaped=shaped
+    )
     return con.sql(f"SELECT * FROM ({query}) ORDER BY line_no").fetchall()
 
 
@@ -108,7 +120,39 @@ def test_fast_path_gives_the_same_problem(
         lines.append((";".join(values) + "\n").encode())
     lines.append(b"\n")
     lines.append(b"\xff\xfe;1\n")
-    assert _problems(con, table, lines, fast=True) == _problems(con, table, lines, fast=False)
+    slow = _problems(con, table, lines, fast=False)
+    assert _problems(con, table, lines, fast=True) == slow
+    # the format matched by the file's reader (Arrow's RE2), not by the engine
+    assert _problems(con, table, lines, fast=True, shaped=True) == slow
+
+
+def test_the_reader_matches_a_line_format_as_the_engine_does(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    """Line by line, on valid lines and on every piece spliced into each field: what the
+    reader says of a line's shape is what ``regexp_full_match`` says (UTF-8 lines)."""
+    for table, line in VALID.items():
+        fields = _fields(table)
+        pattern = line_format(
+            fields, {f.name: i for i, f in enumerate(fields)}, len(fields), ";", "\n"
+        ).pattern
+        values = line.split(";")
+        lines = [line + "\n", line, line + "\r\n", "\n" + line + "\n", line + "\n\n"]
+        for at in range(len(values)):
+            for piece in PIECES:
+                for edited in (piece, values[at] + piece, piece + values[at]):
+                    spliced = [*values[:at], edited, *values[at + 1 :]]
+                    lines.append(";".join(spliced) + "\n")
+        raw = pa.array([text.encode() for text in lines], pa.binary())
+        by_reader = textfiles.shaped(raw, pattern).to_pylist()
+        by_engine = [
+            row[0]
+            for row in con.execute(
+                "SELECT regexp_full_match(line, ?) FROM unnest(?) AS t(line)", [pattern, lines]
+            ).fetchall()
+        ]
+        assert by_reader == by_engine, table
+        assert any(by_reader) and not all(by_reader), table
 
 
 def test_valid_lines_match_and_need_no_problem(con: duckdb.DuckDBPyConnection) -> None:
