@@ -24,7 +24,6 @@ from havre.ingest.fields import (
 )
 from havre.ingest.line_format import LineFormat, line_format
 from havre.ingest.model import (
-    LINE_HASHES,
     ExtraColumns,
     FieldsOf,
     SourceFile,
@@ -138,13 +137,13 @@ def stage_delimited(
         constants = named
         own = fields if fields_of is None else fields_of(source)
         positions, expected = header_positions(source.path, own, fmt)
-        layout = (own, tuple(positions.items()), expected, uses_crlf(source.path), tuple(extra))
+        layout = (own, tuple(positions.items()), expected, uses_crlf(source.path))
         groups.setdefault(layout, []).append((source, extra))
     constants = constants or []
     registered: list[tuple[SourceFile, Lines]] = []
     try:
         selects = []
-        for (own, placed, expected, crlf, _), members in groups.items():
+        for (own, placed, expected, crlf), members in groups.items():
             positions = dict(placed)
             shape = _shape(own, positions, expected, fmt, crlf)
             shaped = []
@@ -167,7 +166,7 @@ def stage_delimited(
             )
             extra = {name: _per_file(name, members) for name in members[0][1]}
             select = _select(
-                ctx, f"({lines})", own, fmt, positions, expected, crlf, extra, hashes, shaped=given
+                ctx, f"({lines})", own, fmt, positions, expected, crlf, extra, hashes, shape, given
             )
             if own != fields:
                 select = padded_select(select, own, fields, constants, hashes)
@@ -236,19 +235,17 @@ def _select(
     expected: int,
     crlf: bool,
     extra: dict[str, str],
-    hashes: tuple[str, ...] = LINE_HASHES,
-    *,
-    fast_path: bool = True,
+    hashes: tuple[str, ...],
+    shape: LineFormat | None,
     shaped: bool = False,
 ) -> str:
     """SQL: the checked records of the lines of files laid out alike (``lines``: a relation
-    of ``file_id``, ``line_no``, ``raw``). ``fast_path``: lines matching their
-    ``line_format`` skip the checks it covers (same problems); ``shaped``: ``lines`` also
-    has ``shape_ok``, whether each line matches it (``Lines.shaped``), else it is matched
-    here."""
+    of ``file_id``, ``line_no``, ``raw``). ``shape``: their ``line_format`` (``_shape``);
+    lines matching it skip the checks it covers (same problems); without it every line runs
+    every check. ``shaped``: ``lines`` also has ``shape_ok``, whether each line matches it
+    (``Lines.shaped``), else it is matched here."""
     end = 2 if crlf else 1
     last = expected - 1
-    shape = _shape(fields, positions, expected, fmt, crlf) if fast_path else None
     values = []
     for f in fields:
         if f.name not in positions:

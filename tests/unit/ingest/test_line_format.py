@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from havre.cdm.vocabulary import code_sets
-from havre.ingest.delimited import DelimitedFormat, _select
+from havre.ingest.delimited import DelimitedFormat, _select, _shape
 from havre.ingest.fields import Field
 from havre.ingest.line_format import line_format
+from havre.ingest.model import LINE_HASHES
 from havre.ingest.snds.tables import table_fields
 from havre.lake import textfiles
 
@@ -78,14 +79,16 @@ def _problems(
     raw = pa.array([b"header\n", *lines], pa.binary())
     columns = {"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}
     if shaped:
-        pattern = line_format(fields, positions, len(fields), ";", "\n").pattern
-        columns["shape_ok"] = textfiles.shaped(raw, pattern)
+        columns["shape_ok"] = textfiles.shaped(
+            raw, line_format(fields, positions, len(fields), ";", "\n").pattern
+        )
     con.register("lines_0", pa.table(columns))
     ctx = cast(Any, SimpleNamespace(today_iso=dt.date(2024, 12, 31).isoformat()))
     given = ", shape_ok" if shaped else ""
     lines = f"(SELECT 0 AS file_id, line_no, raw{given} FROM lines_0)"
+    shape = _shape(fields, positions, len(fields), fmt, False) if fast else None
     query = _select(
-        ctx, lines, fields, fmt, positions, len(fields), False, {}, fast_path=fast, shaped=shaped
+        ctx, lines, fields, fmt, positions, len(fields), False, {}, LINE_HASHES, shape, shaped
     )
     return con.sql(f"SELECT * FROM ({query}) ORDER BY line_no").fetchall()
 
