@@ -269,15 +269,13 @@ class Ingestion:
         # written with the version must hold each person's key under it (objections to come)
         active = self.pseudo.scheme(reader.optout_scheme_id).key_version
         versions = sorted({active, *register.column("key_version").to_pylist()})
-        pads = [self.pseudo.pads(self.pseudo.scheme(reader.optout_scheme_id, v)) for v in versions]
-        table = pa.table(
-            {
-                "key_version": integers(versions, pa.int32()),
-                "ipad": texts([p.column("ipad")[0].as_py() for p in pads], pa.binary()),
-                "opad": texts([p.column("opad")[0].as_py() for p in pads], pa.binary()),
-            }
+        # one row of padded keys (``pads``) per key version, in the versions' order
+        pads = pa.concat_tables(
+            self.pseudo.pads(self.pseudo.scheme(reader.optout_scheme_id, v)) for v in versions
         )
-        ctx.register("optout_pads", table)
+        ctx.register(
+            "optout_pads", pads.append_column("key_version", integers(versions, pa.int32()))
+        )
         ctx.register("optout_register", register)
         ctx.register(
             "delivery_files",
