@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from havre.core.errors import DataValidationError
-from havre.lake.textfiles import LineReader
+from havre.lake.textfiles import (
+    CHUNK_BYTES,
+    CHUNKS_PER_FILE,
+    MIN_CHUNK_BYTES,
+    LineReader,
+    chunk_bytes_for,
+)
 
 CASES = [
     b"a;b\n1;2\n",
@@ -55,3 +61,21 @@ def test_a_failed_read_is_kept_for_whoever_reads_the_stream(tmp_path: Path) -> N
     with pytest.raises(DataValidationError, match=r"f\.csv\.gz: read failed"):
         list(reader.batches())
     assert isinstance(reader.error, DataValidationError)
+
+
+def test_a_file_is_read_in_several_batches_unless_tiny(tmp_path: Path) -> None:
+    """The engine's threads share a stream batch by batch: a middling file must not be one."""
+    line = b"x" * 99 + b"\n"
+    middling = tmp_path / "middling.csv"
+    middling.write_bytes(line * (CHUNKS_PER_FILE * MIN_CHUNK_BYTES // 50))  # 2 x the minimum
+    batches = list(LineReader(middling).batches())
+    assert len(batches) >= CHUNKS_PER_FILE
+    assert sum(b.num_rows for b in batches) == CHUNKS_PER_FILE * MIN_CHUNK_BYTES // 50
+    tiny = tmp_path / "tiny.csv"
+    tiny.write_bytes(line * 10)
+    assert len(list(LineReader(tiny).batches())) == 1
+    huge = tmp_path / "huge.csv"
+    with huge.open("wb") as handle:  # sparse: only its size is read
+        handle.truncate(CHUNKS_PER_FILE * CHUNK_BYTES * 4)
+    assert chunk_bytes_for(huge) == CHUNK_BYTES
+    assert chunk_bytes_for(tmp_path / "missing.csv") == CHUNK_BYTES
