@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+# Ids are written to the audit trail, which refuses any value holding what looks like a phone
+# number (ten digits) or a NIR (thirteen): an id never holds ten digits in a row. A character
+# is a digit 10 times in 32, so now and then an id drew such a run (more often while the time
+# part ends in digits), and the action writing it to the audit failed.
+_DIGIT_RUN = re.compile(r"[0-9]{10}")
+_DRAWS = 64
 
 
 def _b32(value: int, length: int) -> str:
@@ -17,9 +24,18 @@ def _b32(value: int, length: int) -> str:
 
 
 def new_id(prefix: str) -> str:
-    """``prefix_`` + 10 chars of milliseconds + 12 random chars (60 bits)."""
-    millis = int(time.time() * 1000)
-    return f"{prefix}_{_b32(millis, 10)}{_b32(secrets.randbits(60), 12)}"
+    """``prefix_`` + 10 chars of milliseconds + 12 random chars (60 bits), drawn again while
+    the id would hold ten digits in a row."""
+    while True:
+        stamp = _b32(int(time.time() * 1000), 10)
+        # the time part alone holds ten digits in about one millisecond in 10^4 from 2039 on,
+        # never more than ten in a row: wait them out
+        if not _DIGIT_RUN.search(stamp):
+            for _ in range(_DRAWS):
+                body = stamp + _b32(secrets.randbits(60), 12)
+                if not _DIGIT_RUN.search(body):
+                    return f"{prefix}_{body}"
+        time.sleep(0.001)
 
 
 def random_token(nbytes: int = 32) -> str:
