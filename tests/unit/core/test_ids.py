@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Iterator
+from itertools import chain, repeat
 
 import pytest
 
@@ -22,8 +23,9 @@ def _value(chars: str) -> int:
 
 
 def _feed(monkeypatch: pytest.MonkeyPatch, stamps: list[str], draws: list[str]) -> None:
-    clock: Iterator[int] = iter(_value(s) for s in stamps)
-    randoms: Iterator[int] = iter(_value(d) for d in draws)
+    # each list's last value is given again for as long as it is asked for
+    clock: Iterator[int] = chain((_value(s) for s in stamps), repeat(_value(stamps[-1])))
+    randoms: Iterator[int] = chain((_value(d) for d in draws), repeat(_value(draws[-1])))
     # the modules' own functions, as ``ids`` calls them: restored after the test
     monkeypatch.setattr(time, "time", lambda: (next(clock) + 0.5) / 1000)  # mid-millisecond
     monkeypatch.setattr(time, "sleep", lambda _: None)
