@@ -128,18 +128,17 @@ def stage_delimited(
     # of their lines: the engine plans the checks once, not once per file (~0.3 s of fixed
     # cost for the PMSI's ten yearly files a table)
     groups: dict[tuple[Any, ...], list[tuple[SourceFile, dict[str, str]]]] = {}
-    constants: list[str] | None = None
-    for source in files:
+    constants: list[str] = []
+    for number, source in enumerate(files):
         extra = extra_columns(source) if extra_columns else {}
         named = [quote(name) for name in extra]
-        if constants is not None and named != constants:  # one relation: the same columns
+        if number and named != constants:  # one relation: the same columns
             raise ValueError(f"{source.name}: extra columns {named}, not {constants}")
         constants = named
         own = fields if fields_of is None else fields_of(source)
         positions, expected = header_positions(source.path, own, fmt)
         layout = (own, tuple(positions.items()), expected, uses_crlf(source.path))
         groups.setdefault(layout, []).append((source, extra))
-    constants = constants or []
     registered: list[tuple[SourceFile, Lines]] = []
     try:
         selects = []
