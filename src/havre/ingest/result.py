@@ -31,7 +31,11 @@ class IngestResult:
 
     @property
     def records_per_second(self) -> float:
-        return 0.0 if self.seconds <= 0 else self.total.read / self.seconds
+        """Records read per second of this run: 0 when nothing new was made (the delivery was
+        recognized by its content hash and no record was read; the counts are its version's)."""
+        if not self.created or self.seconds <= 0:
+            return 0.0
+        return self.total.read / self.seconds
 
     def to_dict(self) -> dict[str, Any]:
         return {

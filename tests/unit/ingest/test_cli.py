@@ -72,6 +72,8 @@ def test_ingest_quarantine_optout_catalog(havre: Callable[..., Run], tmp_path: P
     assert min(seconds) >= 0 and sum(seconds) <= first["seconds"] + 0.01
     again = ok(home, "ingest", str(delivery), "--source", "snds")
     assert again["created"] is False and again["timings"] == []
+    # no record was read again: no rate, the counts are the version's
+    assert again["records_per_second"] == 0 and again["reconciliation"] == first["reconciliation"]
 
     summary = ok(home, "quarantine", "list")
     assert summary[0]["records"] == total["quarantined"]
@@ -94,6 +96,7 @@ def test_ingest_quarantine_optout_catalog(havre: Callable[..., Run], tmp_path: P
 
     human = havre(home, "ingest", str(delivery), "--source", "snds")
     assert human.returncode == 0 and "Already ingested as" in human.stdout
+    assert "nothing new was made" in human.stdout and "records/s" not in human.stdout
     assert "Reconciliation" in human.stdout
 
 
