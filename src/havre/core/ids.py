@@ -6,7 +6,7 @@ import re
 import secrets
 import time
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
+ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 # Ids are written to the audit trail, which refuses any value holding what looks like a phone
 # number (ten digits) or a NIR (thirteen): an id never holds ten digits in a row. A character
 # is a digit 10 times in 32, so now and then an id drew such a run (more often while the time
@@ -17,7 +17,7 @@ _DIGIT_RUN = re.compile(r"[0-9]{10}")
 def _b32(value: int, length: int) -> str:
     chars = []
     for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
+        chars.append(ALPHABET[value & 31])
         value >>= 5
     return "".join(reversed(chars))
 

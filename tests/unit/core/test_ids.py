@@ -12,13 +12,11 @@ import pytest
 from havre.audit.hygiene import PatientDataInAudit, check_identifier
 from havre.core import ids
 
-_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
-
 
 def _value(chars: str) -> int:
     value = 0
     for char in chars:
-        value = value * 32 + _ALPHABET.index(char)
+        value = value * 32 + ids.ALPHABET.index(char)
     return value
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from havre.audit import Outcome
 from havre.core.actor import Actor
 from havre.core.errors import AuthenticationError, PermissionDenied, StateError, UsageError
-from havre.core.ids import new_id
+from havre.core.ids import ALPHABET, new_id
 from havre.governance.identity import lockout, store
 from havre.governance.identity.actions import IdentityAction
 from havre.governance.identity.base import by_name, user_target
@@ -29,7 +29,6 @@ from havre.governance.identity.totp import provisioning_uri
 from havre.governance.identity.views import NewUser, UserView
 
 RECOVERY_CODE_COUNT = 10
-_CODE_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # 32 symbols: 16 of them carry 80 bits
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 # Role mailboxes are read by several people: an account on one would be a shared account.
 SHARED_MAILBOXES = frozenset(
@@ -43,7 +42,8 @@ SHARED_MAILBOXES = frozenset(
 
 
 def new_recovery_code() -> str:
-    chars = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(16))
+    """16 symbols of the ids' 32 (Crockford base32): 80 bits, in four groups of four."""
+    chars = "".join(secrets.choice(ALPHABET) for _ in range(16))
     return "-".join(chars[i : i + 4] for i in range(0, 16, 4))
 
 
