@@ -68,18 +68,13 @@ def _with_progress(
 
 
 def _show(result: IngestResult) -> None:
-    label = f"[bold]{result.dataset}@v{result.version}[/bold]"
-    source = f"{result.source_kind} '{result.source_name}'"
-    if result.created:
-        console.print(
-            f"Created {label} ({source}, {result.seconds:.1f} s, "
-            f"{result.records_per_second:,.0f} records/s)"
-        )
-    else:
-        console.print(
-            f"Already ingested as {label} ({source}): the delivery was recognized by its "
-            f"content hash in {result.seconds:.1f} s; nothing new was made. Its counts:"
-        )
+    # a delivery already ingested read no record: its note says so, and no rate is shown
+    rate = f", {result.records_per_second:,.0f} records/s" if result.created else ""
+    console.print(
+        f"{'Created' if result.created else 'Already ingested as'} "
+        f"[bold]{result.dataset}@v{result.version}[/bold] "
+        f"({result.source_kind} '{result.source_name}', {result.seconds:.1f} s{rate})"
+    )
     rows = [
         (name, c.read, c.loaded, c.quarantined, c.opted_out, c.duplicates)
         for name, c in sorted(result.reconciliation.tables.items())

@@ -314,7 +314,10 @@ class Ingestion:
             quarantine_by_reason=dict(manifest.quarantine.by_reason),
             lake_rows={t.name: t.rows for t in manifest.tables},
             seconds=time.perf_counter() - started,
-            notes=(f"this delivery was already ingested as {existing.label}; nothing new",),
+            notes=(
+                f"this delivery was already ingested as {existing.label} (recognized by its "
+                "content hash); nothing new was made, the counts are that version's",
+            ),
         )
 
 
