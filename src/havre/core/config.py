@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     )
     duckdb_memory_limit: str = Field(default="4GB", description="DuckDB memory_limit.")
     duckdb_threads: int = Field(default=2, ge=1, le=512, description="DuckDB threads.")
+    transparent_huge_pages: Literal["off", "system"] = Field(
+        default="off",
+        description="Transparent huge pages of a process running a data path: off, or the "
+        "system's setting.",
+    )
     session_idle_minutes: int = Field(default=15, ge=1, description="Idle session expiry.")
     session_absolute_hours: int = Field(default=8, ge=1, description="Absolute session expiry.")
     lockout_threshold: int = Field(
