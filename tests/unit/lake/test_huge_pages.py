@@ -11,8 +11,10 @@ import pytest
 PROBE = """
 import ctypes
 from havre.core.config import Settings
-from havre.lake.engine import PR_GET_THP_DISABLE, huge_pages_off
+from havre.lake.engine import PR_GET_THP_DISABLE, PR_SET_THP_DISABLE, huge_pages_off
 libc = ctypes.CDLL(None)
+# the flag is inherited (the test's own process may have turned it off): start from "system"
+libc.prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0)
 before = libc.prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0)
 off = huge_pages_off(Settings())
 print(before, int(off), libc.prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0))
@@ -32,7 +34,6 @@ def _probe(setting: str | None, tmp_path: os.PathLike[str]) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 def test_off_by_default_and_left_alone_when_asked(tmp_path: os.PathLike[str]) -> None:
-    # a fresh process has them as the system sets them; the default turns them off
     assert _probe(None, tmp_path) == [0, 1, 1]
     assert _probe("system", tmp_path) == [0, 0, 0]
 
