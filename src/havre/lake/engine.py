@@ -121,7 +121,7 @@ def huge_pages_off(settings: Settings) -> bool:
 
     Arrow's allocator (mimalloc) reserves its arena with ``MADV_HUGEPAGE``: the kernel backs
     it with 2 MB pages, each zeroed (and compacted for) at its first touch, and splits them as
-    the allocator gives parts back. An ingest of 100,000 persons spent 0.8-2.6 CPU-s less in
+    the allocator gives parts back. An ingest of 100,000 persons spent 0.6-2.7 CPU-s less in
     the kernel with them off (docs/ingest.md, Performance). The setting holds for the whole
     process and the processes it starts."""
     if settings.transparent_huge_pages == "system" or not sys.platform.startswith("linux"):
