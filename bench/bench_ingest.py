@@ -16,6 +16,9 @@ runs twice per population: under the default limit (the speed figures) and under
 ``BOUNDED_LIMIT``, below what it stages at every scale, where the engine spills what it holds
 and the peak no longer follows the input (the memory figures, with what spilling costs).
 
+Before the populations, the same on a delivery of FIXED_PERSONS persons: what a run costs
+whatever its size (at 100k persons, ~2 s of the ingest against ~0.35 s of the floor).
+
 The hub has the population's opt-out register imported first (not timed), as a real hub
 would: the ingest leaves objectors out. ``BENCH_INGEST_PERSONS=100000`` (comma-separated)
 replaces the populations of the scale, e.g. to iterate on the medium one alone.
@@ -33,6 +36,9 @@ from bench.common import BenchResult, ChildRun, havre_child, run_python
 from havre.synth import SynthOptions, generate
 
 SCALES = {"small": (2_000,), "full": (100_000, 1_000_000)}
+# a delivery so small that its ingest is nearly all fixed cost: imports, the hub, the
+# engine's statements planned and set up whatever their data, the publication
+FIXED_PERSONS = 100
 RATIO_TARGET = 3.0
 MEMORY_TARGET_GIB = 6.0
 GROWTH_TARGET = 2.0
@@ -113,11 +119,28 @@ def _main_steps(report: dict[str, object], seconds: float) -> list[tuple[str, fl
     return steps
 
 
+def _fixed_costs(root: Path, result: BenchResult) -> None:
+    """What the ingest and the floor cost on a tiny delivery (the fastest of FLOOR_RUNS
+    each, every ingest in a fresh hub): the part of every run's time that no record causes."""
+    folder = _population(root, FIXED_PERSONS)
+    floor = min((_floor(folder, root) for _ in range(FLOOR_RUNS)), key=lambda r: r.seconds)
+    ingests = []
+    for number in range(FLOOR_RUNS):
+        env = _hub(root, f"fixed-{number}", folder, MEMORY_LIMIT)
+        ingests.append(_ingest(env, folder, "snds")[0])
+    ingest = min(ingests, key=lambda r: r.seconds)
+    label = f"{FIXED_PERSONS} persons (fixed costs), fastest of {FLOOR_RUNS}"
+    result.add(f"{label}: floor", floor.seconds, "s")
+    result.add(f"{label}: havre ingest snds", ingest.seconds, "s")
+    result.add(f"{label}: ingest - floor", ingest.seconds - floor.seconds, "s")
+
+
 def run(scale: str) -> BenchResult:
     result = BenchResult("ingest", scale)
     peaks: dict[str, list[tuple[int, int]]] = {MEMORY_LIMIT: [], BOUNDED_LIMIT: []}
     with tempfile.TemporaryDirectory(prefix="havre-bench-ingest-") as tmp:
         root = Path(tmp)
+        _fixed_costs(root, result)
         for persons in _populations(scale):
             folder = _population(root, persons)
             env = _hub(root, str(persons), folder, MEMORY_LIMIT)
