@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 BATCH_ROWS = 122_880
 # prctl(2) options: the process's transparent huge pages, off (1) or as the system sets them
 PR_SET_THP_DISABLE = 41
-PR_GET_THP_DISABLE = 42
+PR_GET_THP_DISABLE = 42  # read by the tests
 
 
 def sql_literal(text: str) -> str:
@@ -117,7 +117,7 @@ def duckdb_config(
 
 def huge_pages_off(settings: Settings) -> bool:
     """Turn transparent huge pages off for this process (Linux ``PR_SET_THP_DISABLE``) unless
-    ``transparent_huge_pages = "system"``; True if they are off.
+    ``transparent_huge_pages = "system"``; True if this call turned them off.
 
     Arrow's allocator (mimalloc) reserves its arena with ``MADV_HUGEPAGE``: the kernel backs
     it with 2 MB pages, each zeroed (and compacted for) at its first touch, and splits them as
@@ -126,10 +126,7 @@ def huge_pages_off(settings: Settings) -> bool:
     process and the processes it starts."""
     if settings.transparent_huge_pages == "system" or not sys.platform.startswith("linux"):
         return False
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 1:
-        return True
-    return bool(libc.prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
+    return bool(ctypes.CDLL(None).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0)
 
 
 class DuckDBEngine:
