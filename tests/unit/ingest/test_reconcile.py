@@ -21,10 +21,9 @@ def _context(tmp_path: Path, read: dict[str, int], statuses: dict[str, list[str]
     tables = {}
     for number, (name, values) in enumerate(statuses.items()):
         relation = f"res_{number}"
-        rows = ", ".join(f"('{value}')" for value in values) or "(NULL)"
-        engine.execute(f"CREATE TABLE {relation} AS SELECT * FROM (VALUES {rows}) AS v(status)")
-        if not values:
-            engine.execute(f"DELETE FROM {relation}")
+        engine.execute(f"CREATE TABLE {relation} (status VARCHAR)")
+        for value in values:
+            engine.execute(f"INSERT INTO {relation} VALUES ('{value}')")
         tables[name] = SimpleNamespace(relation=relation)
     steps: list[str] = []
     return SimpleNamespace(engine=engine, tables=tables, read_counts=read, step=steps.append)
