@@ -86,6 +86,10 @@ def _floor(folder: Path, root: Path) -> ChildRun:
     return run
 
 
+def _fastest(runs: list[ChildRun]) -> ChildRun:
+    return min(runs, key=lambda run: run.seconds)
+
+
 def _checked(child: ChildRun, what: str) -> ChildRun:
     if child.returncode != 0:
         raise RuntimeError(f"{what} failed: {child.stderr[-2000:]}")
@@ -123,12 +127,13 @@ def _fixed_costs(root: Path, result: BenchResult) -> None:
     """What the ingest and the floor cost on a tiny delivery (the fastest of FLOOR_RUNS
     each, every ingest in a fresh hub): the part of every run's time that no record causes."""
     folder = _population(root, FIXED_PERSONS)
-    floor = min((_floor(folder, root) for _ in range(FLOOR_RUNS)), key=lambda r: r.seconds)
-    ingests = []
-    for number in range(FLOOR_RUNS):
-        env = _hub(root, f"fixed-{number}", folder, MEMORY_LIMIT)
-        ingests.append(_ingest(env, folder, "snds")[0])
-    ingest = min(ingests, key=lambda r: r.seconds)
+    floor = _fastest([_floor(folder, root) for _ in range(FLOOR_RUNS)])
+    ingest = _fastest(
+        [
+            _ingest(_hub(root, f"fixed-{number}", folder, MEMORY_LIMIT), folder, "snds")[0]
+            for number in range(FLOOR_RUNS)
+        ]
+    )
     label = f"{FIXED_PERSONS} persons (fixed costs), fastest of {FLOOR_RUNS}"
     result.add(f"{label}: floor", floor.seconds, "s")
     result.add(f"{label}: havre ingest snds", ingest.seconds, "s")
@@ -147,7 +152,7 @@ def run(scale: str) -> BenchResult:
             # the machine's load as each child starts: wall times mean little without it
             floor_load = os.getloadavg()[0]
             floors = [_floor(folder, root) for _ in range(FLOOR_RUNS)]
-            floor = min(floors, key=lambda run: run.seconds)
+            floor = _fastest(floors)
             ingest_load = os.getloadavg()[0]
             child, report = _ingest(env, folder, "snds")
             total = report["reconciliation"]["total"]  # type: ignore[index]
