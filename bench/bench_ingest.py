@@ -71,8 +71,8 @@ def _populations(scale: str) -> tuple[int, ...]:
     return SCALES[scale]
 
 
-def _population(root: Path, persons: int) -> Path:
-    folder = root / f"synth-{persons}"
+def _population(root: Path, persons: int, name: str = "synth") -> Path:
+    folder = root / f"{name}-{persons}"
     generate(SynthOptions(persons=persons, seed=2026, out=folder, dirty_rate=0.0))
     return folder
 
@@ -126,7 +126,7 @@ def _main_steps(report: dict[str, object], seconds: float) -> list[tuple[str, fl
 def _fixed_costs(root: Path, result: BenchResult) -> None:
     """What the ingest and the floor cost on a tiny delivery (the fastest of FLOOR_RUNS
     each, every ingest in a fresh hub): the part of every run's time that no record causes."""
-    folder = _population(root, FIXED_PERSONS)
+    folder = _population(root, FIXED_PERSONS, "fixed")  # apart from a population of its size
     floor = _fastest([_floor(folder, root) for _ in range(FLOOR_RUNS)])
     ingest = _fastest(
         [
