@@ -8,8 +8,12 @@ STAMP := $(VENV)/.installed
 
 # The Debian packages are checked on every run (a few `command -v`, installed only when
 # missing); the Python packages again only when the lock, pyproject.toml or the script change.
+# Havre's own modules are byte-compiled on every run (only what changed; ~0.1 s): an editable
+# install has no bytecode, and where PYTHONDONTWRITEBYTECODE is set every command would
+# compile its ~150 modules again (~0.25 s of each CLI call).
 setup: $(STAMP)
 	@scripts/system-deps.sh
+	@$(PY) -m compileall -q src >/dev/null
 
 $(STAMP): requirements.lock pyproject.toml scripts/setup-python.sh
 	@scripts/setup-python.sh
