@@ -38,8 +38,11 @@ from havre.ingest.model import (
 from havre.lake.engine import Lines, sql_literal
 from havre.lake.textfiles import check_header, line_sql, read_header, uses_crlf
 
-# one field of an RFC 4180 line: quoted (with "" inside) or bare
-_CSV_FIELD = r'(?:^|,)("(?:[^"]|"")*"|[^,]*)'
+# one field of an RFC 4180 line, matched with the comma before it (the line is given one
+# more at its start): quoted (with "" inside) or bare. Every match takes at least its comma:
+# an empty match at the line's start would make the engine step over the next character, and
+# a line whose first field is empty lose its second.
+_CSV_FIELD = r',("(?:[^"]|"")*"|[^,]*)'
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class DelimitedFormat:
 
 def _parts_sql(fmt: DelimitedFormat) -> str:
     if fmt.quoted:
-        return f"regexp_extract_all(line, '{_CSV_FIELD}', 1)"
+        return f"regexp_extract_all(',' || line, '{_CSV_FIELD}', 1)"
     return f"string_split(line, '{fmt.delimiter}')"
 
 

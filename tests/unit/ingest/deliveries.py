@@ -679,6 +679,7 @@ def write_omop(folder: Path, *, dirty: bool) -> tuple[Path, dict[str, dict[str, 
             ("107,1,201826,1960-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # before birth
             ('108,1,201826,2021-02-01,,,,32817,,,,,,"E11.9,0,', QUARANTINED),  # open quote
             ("109,x,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # wrong type
+            (",1,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # no id, first field
         ]
     write(
         "condition_occurrence",
