@@ -30,7 +30,13 @@ def _date(text: str | None) -> dt.date | None:
 
 @optout_app.command("import")
 def optout_import(
-    file: Annotated[Path, typer.Argument(help="The register file: NIR;DATE_OPPOSITION.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="The register file: NIR;DATE_OPPOSITION, or for an OMOP source's persons "
+            "SOURCE_NAME;PERSON_ID;DATE_OPPOSITION."
+        ),
+    ],
     token: TokenOption = None,
     as_json: JsonFlag = False,
 ) -> None:

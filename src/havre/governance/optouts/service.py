@@ -8,6 +8,7 @@ Ingestion computes the same hash for every person it reads and keeps objectors o
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from havre.core.ids import new_id
 from havre.db import Database
 from havre.governance.optouts.actions import OptOutAction
 from havre.governance.optouts.models import OptOutRow
-from havre.governance.optouts.parse import parse_register
+from havre.governance.optouts.parse import parse_register, register_scheme
 from havre.pseudo.nir import nir_problem, normalize_nir
 from havre.pseudo.scheme import SchemeId, omop_message
 from havre.pseudo.service import Pseudonymizer
@@ -104,11 +105,12 @@ class OptOutRegister:
 
     # -- changes ---------------------------------------------------------------------------
     def import_file(self, actor: Actor, path: Path) -> ImportResult:
-        """Add every objection of a register file (``NIR;DATE_OPPOSITION``); all or nothing."""
+        """Add every objection of a register file (``NIR;DATE_OPPOSITION``, or
+        ``SOURCE_NAME;PERSON_ID;DATE_OPPOSITION`` for OMOP sources' persons); all or nothing."""
         with audited(self.db, self.audit, actor, OptOutAction.IMPORT, REGISTER) as scope:
             require_steward(actor, "import the opt-out register")
-            scheme = self.pseudo.scheme(SchemeId.OPTOUT_NIR)
-            parsed = parse_register(path, self.settings, self.pseudo.pads(scheme))
+            scheme = self.pseudo.scheme(register_scheme(path))
+            parsed = parse_register(path, scheme.scheme_id, self.settings, self.pseudo.pads(scheme))
             digest = sha256_file(path)
             source = f"file:{digest[:16]}"
             existing = {
@@ -143,6 +145,7 @@ class OptOutRegister:
             )
             scope.details = {
                 "file_sha256": digest,
+                "scheme": scheme.scheme_id.value,
                 "lines": parsed.lines,
                 "added": added,
                 "reactivated": reactivated,
@@ -171,15 +174,8 @@ class OptOutRegister:
         source: str = "manual",
     ) -> ChangeResult:
         """Record an objection for a person known only by an OMOP source's ``person_id``."""
-        if not source_name.strip() or not person_id.strip():
-            raise UsageError("An OMOP objection needs the source name and the person_id.")
-        return self._add(
-            actor,
-            SchemeId.OPTOUT_OMOP,
-            omop_message(source_name, person_id.strip()),
-            objected_on,
-            source,
-        )
+        message = _omop_subject(source_name, person_id)
+        return self._add(actor, SchemeId.OPTOUT_OMOP, message, objected_on, source)
 
     def remove(self, actor: Actor, nir: str) -> ChangeResult:
         """Withdraw an objection (the person consents again). The entry is kept, marked."""
@@ -187,9 +183,8 @@ class OptOutRegister:
         return self._remove(actor, scheme_id, message)
 
     def remove_omop(self, actor: Actor, source_name: str, person_id: str) -> ChangeResult:
-        return self._remove(
-            actor, SchemeId.OPTOUT_OMOP, omop_message(source_name, person_id.strip())
-        )
+        message = _omop_subject(source_name, person_id)
+        return self._remove(actor, SchemeId.OPTOUT_OMOP, message)
 
     # -- reading ---------------------------------------------------------------------------
     def entries(self, actor: Actor, *, include_withdrawn: bool = False) -> list[OptOutEntry]:
@@ -325,6 +320,20 @@ class OptOutRegister:
             withdrawn_at=None,
             withdrawn_by=None,
         )
+
+
+def _omop_subject(source_name: str, person_id: str) -> str:
+    """The message of an OMOP person's objection. ``person_id`` is an integer (OMOP's
+    BIGINT), written as ingestion reads it: '007' and '7' name the same person."""
+    name, number = source_name.strip(), person_id.strip()
+    if not name or not number:
+        raise UsageError("An OMOP objection needs the source name and the person_id.")
+    if not re.fullmatch(r"[+-]?[0-9]+", number) or not -(2**63) <= int(number) < 2**63:
+        raise UsageError(
+            f"--person-id {number!r} is not an OMOP person_id.",
+            hint="an OMOP person_id is an integer (BIGINT), as in the source's person table",
+        )
+    return omop_message(name, str(int(number)))
 
 
 def _entry(row: OptOutRow) -> OptOutEntry:

@@ -119,3 +119,55 @@ def test_omop_objections_are_keyed_on_source_and_person(hub: Hub) -> None:
     active = service.active_subjects(SchemeId.OPTOUT_OMOP)
     assert active.column("subject_key").to_pylist() == [hmac_hex(key, "omop|cohort-a|42")]
     assert service.active_subjects(SchemeId.OPTOUT_NIR).num_rows == 0
+
+
+def test_omop_person_ids_are_integers_written_one_way(hub: Hub) -> None:
+    """'007' and ' 7' name the person ingestion reads as 7; a name that is no integer is
+    refused rather than kept as an objection no ingest would ever match."""
+    service = register(hub)
+    assert service.add_omop(OPERATOR, " cohort-a ", "007").changed
+    assert not service.add_omop(OPERATOR, "cohort-a", " 7").changed
+    key, _ = hub.keys.data_key("pseudo/optout")
+    active = service.active_subjects(SchemeId.OPTOUT_OMOP)
+    assert active.column("subject_key").to_pylist() == [hmac_hex(key, "omop|cohort-a|7")]
+    for bad in ("MRN-7", "7.0", "1_000", str(2**63)):
+        with pytest.raises(UsageError, match="not an OMOP person_id"):
+            service.add_omop(OPERATOR, "cohort-a", bad)
+    service.remove_omop(OPERATOR, "cohort-a", "+7")
+    assert service.count_active() == 0
+
+
+def test_an_omop_register_is_imported_by_its_header(hub: Hub, tmp_path: Path) -> None:
+    service = register(hub)
+    file = tmp_path / "omop-optout.csv"
+    file.write_text(
+        "SOURCE_NAME;PERSON_ID;DATE_OPPOSITION\n"
+        "cohort-a;42;2024-01-02\ncohort-a;042;2023-05-06\ncohort-b;42;2024-03-04\n"
+    )
+    result = service.import_file(OPERATOR, file)
+    assert (result.lines, result.added, result.duplicates_in_file) == (3, 2, 1)
+    key, _ = hub.keys.data_key("pseudo/optout")
+    active = service.active_subjects(SchemeId.OPTOUT_OMOP)
+    assert sorted(active.column("subject_key").to_pylist()) == sorted(
+        hmac_hex(key, f"omop|{name}|42") for name in ("cohort-a", "cohort-b")
+    )
+    assert service.active_subjects(SchemeId.OPTOUT_NIR).num_rows == 0
+    earliest = {e.objected_on for e in service.entries(OPERATOR)}
+    assert earliest == {dt.date(2023, 5, 6), dt.date(2024, 3, 4)}
+    # the same person added by hand afterwards is already there
+    assert not service.add_omop(OPERATOR, "cohort-a", "42").changed
+
+    file.write_text(
+        "SOURCE_NAME;PERSON_ID;DATE_OPPOSITION\n"
+        ";1;2024-01-02\ncohort-a;MRN-9;2024-01-02\ncohort-a;9\ncohort-a;9;2024-13-01\n"
+    )
+    with pytest.raises(DataValidationError) as caught:
+        service.import_file(OPERATOR, file)
+    assert (
+        "line 2: missing_source_name, line 3: bad_person_id, line 4: field_count, "
+        "line 5: bad_date" in str(caught.value)
+    )
+    file.write_text("SOURCE;PERSON_ID;DATE_OPPOSITION\ncohort-a;1;2024-01-02\n")
+    with pytest.raises(DataValidationError, match="header") as refused:
+        service.import_file(OPERATOR, file)
+    assert "SOURCE_NAME;PERSON_ID;DATE_OPPOSITION" in str(refused.value.hint)
