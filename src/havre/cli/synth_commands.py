@@ -1,4 +1,4 @@
-"""``havre synth``: write a synthetic delivery (SNDS claims, FHIR export, opt-out register)."""
+"""``havre synth``: write a synthetic delivery (SNDS claims, FHIR and OMOP exports, opt-outs)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,10 @@ def synth(
     ] = None,
     start: Annotated[str, typer.Option("--start", help="First day covered.")] = str(DEFAULT_START),
     end: Annotated[str, typer.Option("--end", help="Last day covered.")] = str(DEFAULT_END),
-    formats: Annotated[str, typer.Option("--formats", help="snds, fhir or both.")] = "snds,fhir",
+    formats: Annotated[
+        str,
+        typer.Option("--formats", help="Comma-separated: snds, fhir, omop (CSV, always)."),
+    ] = "snds,fhir",
     optout_rate: Annotated[
         float, typer.Option("--optout-rate", help="Share of persons who objected.")
     ] = 0.01,
@@ -55,8 +58,8 @@ def synth(
     ] = 0,
     as_json: JsonFlag = False,
 ) -> None:
-    """Write a synthetic delivery: SNDS-shaped claims, a hospital FHIR export, an opt-out
-    register, and synth-manifest.json with the ground truth."""
+    """Write a synthetic delivery: SNDS-shaped claims, a hospital FHIR export, on request its
+    OMOP CDM export, opt-out registers, and synth-manifest.json with the ground truth."""
     if persons is not None and scale is not None:
         raise UsageError("give --persons or --scale, not both")
     if persons is None and scale is None:

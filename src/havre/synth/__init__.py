@@ -1,5 +1,6 @@
-"""Synthetic source-shaped deliveries: SNDS-like claims, a hospital group's FHIR export and
-an opt-out register, for the same coherent synthetic population (see docs/synth.md).
+"""Synthetic source-shaped deliveries: SNDS-like claims, a hospital group's FHIR export (and,
+on request, its OMOP CDM export) and opt-out registers, for the same coherent synthetic
+population (see docs/synth.md).
 
 ``synth`` never calls the hub: the hub ingests its files through the same door as any real
 source. The generator's heavy imports (Arrow, DuckDB) load on first use, so that the

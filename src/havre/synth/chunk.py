@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from havre.synth import care as care_model
-from havre.synth import claims, fhir, fhir_json, stays, tables
+from havre.synth import claims, fhir, fhir_json, omop, omop_csv, stays, tables
 from havre.synth import history as history_model
 from havre.synth.arrays import Array
 from havre.synth.csvtext import csv_bytes
@@ -59,6 +59,9 @@ class ChunkOutput:
     rows: int
     parts: list[FilePart] = field(default_factory=list)
     truth: Truth = field(default_factory=Truth)
+    communes: Array = field(default_factory=lambda: np.empty(0, np.int64))
+    """Communes (frame indices) and care sites (FINESS) the chunk's OMOP rows refer to."""
+    sites: Array = field(default_factory=lambda: np.empty(0, np.int64))
 
 
 def _snds_part(
@@ -126,6 +129,9 @@ def make_chunk(plan: Plan, index: int, ids: Identities) -> ChunkOutput:
     if "fhir" in plan.formats:
         output.parts.extend(_fhir_parts(plan, flats, defects_rng, optout, ids))
     output.parts.append(_optout_part(plan, ids, nir))
+    if "omop" in plan.formats:
+        warehouse, output.communes, output.sites = _omop_parts(plan, ids, history, flats, index)
+        output.parts.extend(warehouse)
     output.rows = sum(part.rows for part in output.parts)
     clinic = int(
         np.unique(
@@ -189,3 +195,45 @@ def _optout_part(plan: Plan, ids: Identities, nir: pa.Array) -> FilePart:
         }
     )
     return FilePart("optout/optout.csv", csv_bytes(table), len(chosen), len(chosen), Defects.none())
+
+
+def _omop_parts(
+    plan: Plan, ids: Identities, history: history_model.History, flats: list[fhir.Flat], index: int
+) -> tuple[list[FilePart], Array, Array]:
+    """The warehouse's tables for the chunk (the places they name are written at the end)
+    and its register of objections, by ``person_id``."""
+    rows, communes, sites = omop.build(ids, history, flats, plan.seed, index, plan.end)
+    rng = generator(plan.seed, Stream.OMOP, index)
+    parts = [omop_part(rng, data, plan, ids) for data in rows]
+    patients = flats[0].person
+    objectors = patients[ids.optout[patients]]
+    table = pa.table(
+        {
+            omop.OPTOUT_COLUMNS[0]: pa.array([omop.SOURCE_NAME] * len(objectors), pa.string()),
+            omop.OPTOUT_COLUMNS[1]: pa.array(
+                omop.source_person_ids(plan.seed, ids.index[objectors])
+            ),
+            omop.OPTOUT_COLUMNS[2]: pa.array(ids.optout_date[objectors], pa.int32()).cast(
+                pa.date32()
+            ),
+        }
+    )
+    parts.append(
+        FilePart(omop.OPTOUT_FILE, csv_bytes(table), len(objectors), len(objectors), Defects.none())
+    )
+    return parts, communes, sites
+
+
+def omop_part(
+    rng: np.random.Generator, data: omop.OmopRows, plan: Plan, ids: Identities | None
+) -> FilePart:
+    optout = ids.optout if ids is not None else np.zeros(0, dtype=bool)
+    birth = ids.birth if ids is not None else np.zeros(0, dtype=np.int32)
+    written = omop_csv.part(rng, data, plan.dirty_rate, optout, birth, plan.seed)
+    return FilePart(
+        omop_csv.file_name(data.table),
+        written.data,
+        written.rows,
+        written.optout_rows,
+        written.defects,
+    )

@@ -134,6 +134,34 @@ def _replace(column: pa.Array | pa.ChunkedArray, rows: Array, values: pa.Array) 
     return pc.replace_with_mask(column, pa.array(mask), values.cast(column.type))
 
 
+@dataclass
+class FieldEdits:
+    """The picked records of a table (``rows``, sorted, with their ``kinds``) as their fields
+    are spoiled: ``columns`` changed in place, ``fields`` the field each record lost."""
+
+    rng: np.random.Generator
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    rows: Array
+    kinds: Array
+    fields: Array
+
+    def edit(self, kind: str, pick_from: list[str], make: Callable[[str, Array], pa.Array]) -> None:
+        """Each record of ``kind`` gets one field of ``pick_from``, drawn at random, replaced
+        by what ``make(field, rows)`` gives."""
+        chosen = np.flatnonzero(self.kinds == kind)
+        if not chosen.size or not pick_from:
+            return
+        target = np.array(pick_from)[self.rng.integers(0, len(pick_from), chosen.size)]
+        for name in pick_from:
+            subset = chosen[target == name]
+            if not subset.size:
+                continue
+            self.fields[subset] = name
+            self.columns[name] = _replace(
+                self.columns[name], self.rows[subset], make(name, self.rows[subset])
+            )
+
+
 def _as_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -211,19 +239,10 @@ def spoil_table(
     order = np.argsort(rows, kind="stable")
     rows, kinds = rows[order], kinds[order]
     fields = np.full(len(rows), "", dtype="<U40")
-    columns = {name: table.column(name) for name in table.column_names}
-
-    def edit(kind: str, pick_from: list[str], make: Callable[[str, Array], pa.Array]) -> None:
-        chosen = np.flatnonzero(kinds == kind)
-        if not chosen.size or not pick_from:
-            return
-        target = np.array(pick_from)[rng.integers(0, len(pick_from), chosen.size)]
-        for name in pick_from:
-            subset = chosen[target == name]
-            if not subset.size:
-                continue
-            fields[subset] = name
-            columns[name] = _replace(columns[name], rows[subset], make(name, rows[subset]))
+    columns: dict[str, pa.Array | pa.ChunkedArray] = {
+        name: table.column(name) for name in table.column_names
+    }
+    edit = FieldEdits(rng, columns, rows, kinds, fields).edit
 
     if text:
         for name in spec.dates:

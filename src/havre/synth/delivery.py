@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from havre.core.errors import UsageError
 from havre.synth import manifest as manifest_module
-from havre.synth import params
+from havre.synth import omop, omop_csv, params
+from havre.synth.arrays import Array
 from havre.synth.calendar import date_of, day
-from havre.synth.chunk import ChunkOutput, Plan, make_chunk
+from havre.synth.chunk import ChunkOutput, Plan, make_chunk, omop_part
 from havre.synth.options import SynthOptions
 from havre.synth.population import Identities, identities
+from havre.synth.seeds import Stream, generator
 from havre.synth.truth import Truth, report
 from havre.synth.writer import DeliveryWriter, layout
 
@@ -132,16 +136,27 @@ def _generate_into(
     years = list(range(options.start.year, options.end.year + 1))
     writer = DeliveryWriter(root, layout(plan.formats, plan.file_format, years))
     truth = Truth()
-    done = rows = 0
+    done = rows = chunks = 0
+    communes: list[Array] = []
+    sites: list[Array] = []
     try:
         for output in _chunks(plan, people, options.process_count):
             for part in output.parts:
                 writer.write(part)
             truth.merge(output.truth)
+            communes.append(output.communes)
+            sites.append(output.sites)
+            chunks += 1
             done += output.persons
             rows += output.rows
             if progress is not None:
                 progress(Progress(done, plan.persons, rows))
+        if "omop" in plan.formats:
+            # the places are written once, after every chunk has named the ones it uses
+            rng = generator(plan.seed, Stream.OMOP, chunks)
+            places = omop.shared_rows(_union(communes), _union(sites))
+            for data in places:
+                writer.write(omop_part(rng, data, plan, None))
     except BaseException:
         writer.abort()
         raise
@@ -155,10 +170,18 @@ def _generate_into(
         manifest_module.write_json(
             root / "fhir" / "manifest.json", manifest_module.export_manifest(stats, stamp)
         )
+    if "omop" in plan.formats:
+        (root / omop.FOLDER / "cdm_source.csv").write_bytes(
+            omop_csv.cdm_source(date_of(plan.end + 1))
+        )
     manifest_module.write_defects(root / manifest_module.DEFECTS_NAME, writer.defects.table())
     document = manifest_module.document(options.arguments(), stats, report(truth))
     manifest_module.write_json(root / manifest_module.MANIFEST_NAME, document)
     return document
+
+
+def _union(parts: list[Array]) -> Array:
+    return np.unique(np.concatenate(parts)) if parts else np.empty(0, np.int64)
 
 
 def _slices(plan: Plan, people: Identities) -> Iterator[tuple[int, Identities]]:

@@ -12,7 +12,8 @@ from typing import Any
 from havre.core.errors import UsageError
 
 SCALES = {"small": 1_000, "medium": 100_000, "large": 1_000_000}
-FORMATS = ("snds", "fhir")
+FORMATS = ("snds", "fhir", "omop")
+DEFAULT_FORMATS = ("snds", "fhir")
 FILE_FORMATS = ("csv", "parquet")
 MAX_PERSONS = 20_000_000
 """Beyond this the NIR's 989 orders per (sex, year, month, place) can run out in big cities."""
@@ -31,7 +32,7 @@ class SynthOptions:
     out: Path
     start: dt.date = DEFAULT_START
     end: dt.date = DEFAULT_END
-    formats: tuple[str, ...] = FORMATS
+    formats: tuple[str, ...] = DEFAULT_FORMATS
     optout_rate: float = 0.01
     dirty_rate: float = 0.0
     file_format: str = "csv"
@@ -106,7 +107,7 @@ def _formats(values: Iterable[str]) -> tuple[str, ...]:
             f"unknown format(s) {', '.join(unknown)}", hint=f"use {', '.join(FORMATS)}"
         )
     if not wanted:
-        raise UsageError("no format asked for", hint=f"use --formats {','.join(FORMATS)}")
+        raise UsageError("no format asked for", hint=f"use --formats {','.join(DEFAULT_FORMATS)}")
     return tuple(name for name in FORMATS if name in wanted)
 
 

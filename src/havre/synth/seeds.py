@@ -20,6 +20,7 @@ class Stream(IntEnum):
     FHIR = 5
     DEFECTS = 6
     CLAIMS = 7
+    OMOP = 8
 
 
 def generator(seed: int, stream: Stream, chunk: int) -> np.random.Generator:

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from havre.synth import tables
+from havre.synth import omop, tables
 from havre.synth.arrays import Array
 from havre.synth.chunk import FilePart
 from havre.synth.defects import KINDS
@@ -84,7 +84,9 @@ class DeliveryWriter:
             handle = path.open("wb")
             opened = _Open(stats, header_lines=0, handle=handle)
             if name.endswith(".csv") and schema is not None:
-                self._append(opened, (";".join(schema.names) + "\n").encode())
+                # OMOP exports are comma-separated; SNDS extracts and registers use ';'
+                delimiter = "," if name.startswith(omop.FOLDER) else ";"
+                self._append(opened, (delimiter.join(schema.names) + "\n").encode())
                 opened.header_lines = 1
             self._files[name] = opened
 
@@ -156,8 +158,16 @@ def layout(
     if "fhir" in formats:
         for resource in FHIR_RESOURCES:
             files.append((f"fhir/{resource}.000.ndjson", resource, None))
+    if "omop" in formats:
+        for table in omop.TABLES:
+            columns = [column.name for column in omop.cdm_columns(table)]
+            schema = pa.schema([(name, pa.string()) for name in columns])
+            files.append((f"{omop.FOLDER}{table}.csv", table, schema))
     optout = pa.schema([(name, pa.string()) for name in tables.OPTOUT_COLUMNS])
     files.append(("optout/optout.csv", "optout", optout))
+    if "omop" in formats:
+        omop_optout = pa.schema([(name, pa.string()) for name in omop.OPTOUT_COLUMNS])
+        files.append((omop.OPTOUT_FILE, "optout_omop", omop_optout))
     return files
 
 

@@ -25,7 +25,7 @@ def options(**values: object) -> SynthOptions:
         ({"start": dt.date(2020, 1, 1), "end": dt.date(2019, 12, 31)}, "not after"),
         ({"start": dt.date(2020, 1, 1), "end": dt.date(2020, 1, 1)}, "not after"),
         ({"start": dt.date(1900, 1, 1)}, "outside"),
-        ({"formats": ("snds", "omop")}, "omop"),
+        ({"formats": ("snds", "hl7v2")}, "hl7v2"),
         ({"formats": ()}, "no format"),
         ({"file_format": "xlsx"}, "xlsx"),
         ({"optout_rate": 1.5}, "--optout-rate"),
@@ -42,6 +42,13 @@ def test_bad_arguments_are_usage_errors(values: dict[str, object], message: str)
 def test_formats_are_normalised_in_a_fixed_order() -> None:
     assert parse_formats(" FHIR,snds ") == ("snds", "fhir")
     assert options(formats=("fhir",)).validated().formats == ("fhir",)
+
+
+def test_omop_is_a_format_asked_for_by_name() -> None:
+    assert parse_formats("omop,snds,fhir") == ("snds", "fhir", "omop")
+    assert options(formats=("omop",)).validated().formats == ("omop",)
+    # the default stays SNDS and FHIR: existing deliveries keep their bytes
+    assert options().validated().formats == ("snds", "fhir")
 
 
 def test_scales_are_the_documented_presets() -> None:
