@@ -680,6 +680,7 @@ def write_omop(folder: Path, *, dirty: bool) -> tuple[Path, dict[str, dict[str, 
             ('108,1,201826,2021-02-01,,,,32817,,,,,,"E11.9,0,', QUARANTINED),  # open quote
             ("109,x,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # wrong type
             (",1,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # no id, first field
+            ("110,2,201826,2021-02-02,,,,32817,,,,99,,E11.9,0,", LOADED),  # visit 99: none
         ]
     write(
         "condition_occurrence",

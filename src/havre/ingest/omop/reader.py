@@ -102,6 +102,7 @@ class OmopReader:
             if table in by_table and table != "person":
                 ctx.add_table(_resolve(ctx, table))
         _visit_ids(ctx, "visit_occurrence" in by_table)
+        _note_unlinked_visits(ctx, [t for t in LAKE_TABLES if t in by_table])
         for table in LAKE_TABLES:
             ctx.outputs[table] = _output(ctx, table, table in by_table)
         ctx.step("person_id replaced by the hub's; record ids regenerated, visit links remapped")
@@ -236,6 +237,32 @@ def _visit_ids(ctx: IngestContext, present: bool) -> None:
         FROM res_visit_occurrence WHERE status = '{LOADED}' GROUP BY 1
         """
     )
+
+
+def _note_unlinked_visits(ctx: IngestContext, tables: list[str]) -> None:
+    """Records loaded with a ``visit_occurrence_id`` that names no visit loaded from the
+    delivery (absent from it, quarantined, or an objector's) keep no visit link: never
+    silently — their number per table goes into the ingest's notes (one statement)."""
+    linked = [
+        t
+        for t in tables
+        if t != "visit_occurrence" and any(f.name == "visit_occurrence_id" for f in fields(t))
+    ]
+    if not linked:
+        return
+    counts = " UNION ALL ".join(
+        f"SELECT {number} AS t, count(*) AS n FROM res_{table} AS c "
+        "LEFT JOIN visit_keys AS vk ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT) "
+        f"WHERE c.status = '{LOADED}' AND c.visit_occurrence_id IS NOT NULL "
+        "AND vk.source_id IS NULL"
+        for number, table in enumerate(linked)
+    )
+    for row in ctx.engine.sql(f"SELECT t, n FROM ({counts}) WHERE n > 0 ORDER BY t").to_pylist():
+        ctx.notes.append(
+            f"{linked[row['t']]}: {row['n']} record(s) name a visit_occurrence_id that no "
+            "visit loaded from this delivery has (absent, quarantined or an objector's): "
+            "loaded without their visit link"
+        )
 
 
 def _output(ctx: IngestContext, table: str, present: bool) -> str:
