@@ -87,6 +87,25 @@ class IngestContext:
     def add_table(self, table: ResolvedTable) -> None:
         self.tables[table.name] = table
 
+    def note_unlinked(self, unlinked: dict[str, str], what: str) -> None:
+        """Records loaded without a link they named (the link is optional, what it names was
+        not loaded): never silently. ``unlinked``: per table, a query counting them
+        (``SELECT count(*) ...``); one statement for all, a note for each table with any."""
+        if not unlinked:
+            return
+        tables = list(unlinked)
+        counts = " UNION ALL ".join(
+            f"SELECT {number} AS t, n FROM ({query}) AS q(n)"
+            for number, query in enumerate(unlinked.values())
+        )
+        found = self.engine.sql(f"SELECT t, n FROM ({counts}) WHERE n > 0 ORDER BY t")
+        for row in found.to_pylist():
+            self.notes.append(
+                f"{tables[row['t']]}: {row['n']} record(s) name {what} that nothing loaded from "
+                "this delivery is (absent from it, quarantined, or an objector's): loaded "
+                "without that link"
+            )
+
     def add_read(self, table: str, count: int, file_id: int | None = None) -> None:
         """Records read, counted as they are read (independently of any later SQL)."""
         if count > MAX_LINES:

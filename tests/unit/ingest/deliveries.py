@@ -591,6 +591,16 @@ def fhir_export(*, dirty: bool, optout: bool = True) -> Export:
             QUARANTINED,
             "bad_date",
         )
+        export.add(
+            {
+                "resourceType": "Condition",
+                "id": "cond-w",
+                "subject": {"reference": "Patient/pat-1"},
+                "encounter": {"reference": "Encounter/not-in-the-export"},
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
+                "onsetDateTime": "2021-06-01",
+            },
+        )  # loaded, without a visit: the note counts it
         export.add(export.files["Condition.000.ndjson"][0], DUPLICATE, table="Condition")
         bad = dict(patient(9, PEOPLE[0]))
         bad["id"] = "pat-bad"

@@ -68,9 +68,9 @@ def test_omop_delivery(sqlite_hub: Hub, tmp_path: Path) -> None:
     assert any("concept.csv" in note for note in result.notes)
     # a loaded diagnosis naming a visit the delivery does not hold keeps no link, said so
     assert [n for n in result.notes if "visit_occurrence_id" in n] == [
-        "condition_occurrence: 1 record(s) name a visit_occurrence_id that no visit loaded "
-        "from this delivery has (absent, quarantined or an objector's): loaded without their "
-        "visit link"
+        "condition_occurrence: 1 record(s) name a visit_occurrence_id that nothing loaded from "
+        "this delivery is (absent from it, quarantined, or an objector's): loaded without that "
+        "link"
     ]
 
 

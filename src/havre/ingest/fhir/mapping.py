@@ -23,6 +23,8 @@ VISIT_CLASS = (
     f"{c.VISIT_EMERGENCY} WHEN 'HH' THEN {c.VISIT_HOME} ELSE {c.UNMAPPED} END"
 )
 ENCOUNTER_END = 'coalesce(e."end", e.start)'
+ENCOUNTER_EVENTS = ("Condition", "MedicationRequest", "Procedure", "Observation")
+"""Resources whose ``encounter`` becomes their ``visit_occurrence_id``."""
 FHIR_GENDER = "CASE p.gender WHEN 'male' THEN 8507 WHEN 'female' THEN 8532 ELSE 0 END"
 
 
@@ -294,6 +296,17 @@ def _keys(ctx: IngestContext) -> None:
             WHERE status = '{LOADED}' AND full_url IS NOT NULL
         ) WHERE ref IS NOT NULL GROUP BY ref
         """
+    )
+    # an event naming an Encounter the export did not hold (or not loaded) keeps no visit
+    encounter = reference_key("x.encounter", "Encounter")
+    ctx.note_unlinked(
+        {
+            resource: f"SELECT count(*) FROM res_{resource} AS x "
+            f"LEFT JOIN encounter_keys AS ek ON ek.ref = {encounter} "
+            f"WHERE x.status = '{LOADED}' AND x.encounter IS NOT NULL AND ek.ref IS NULL"
+            for resource in ENCOUNTER_EVENTS
+        },
+        "an Encounter",
     )
     ctx.execute(
         f"""

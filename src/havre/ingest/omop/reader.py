@@ -240,29 +240,19 @@ def _visit_ids(ctx: IngestContext, present: bool) -> None:
 
 
 def _note_unlinked_visits(ctx: IngestContext, tables: list[str]) -> None:
-    """Records loaded with a ``visit_occurrence_id`` that names no visit loaded from the
-    delivery (absent from it, quarantined, or an objector's) keep no visit link: never
-    silently — their number per table goes into the ingest's notes (one statement)."""
-    linked = [
-        t
-        for t in tables
-        if t != "visit_occurrence" and any(f.name == "visit_occurrence_id" for f in fields(t))
-    ]
-    if not linked:
-        return
-    counts = " UNION ALL ".join(
-        f"SELECT {number} AS t, count(*) AS n FROM res_{table} AS c "
-        "LEFT JOIN visit_keys AS vk ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT) "
-        f"WHERE c.status = '{LOADED}' AND c.visit_occurrence_id IS NOT NULL "
-        "AND vk.source_id IS NULL"
-        for number, table in enumerate(linked)
+    """Records loaded with a ``visit_occurrence_id`` that no loaded visit has keep no link."""
+    ctx.note_unlinked(
+        {
+            table: f"SELECT count(*) FROM res_{table} AS c LEFT JOIN visit_keys AS vk "
+            "ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT) "
+            f"WHERE c.status = '{LOADED}' AND c.visit_occurrence_id IS NOT NULL "
+            "AND vk.source_id IS NULL"
+            for table in tables
+            if table != "visit_occurrence"
+            and any(f.name == "visit_occurrence_id" for f in fields(table))
+        },
+        "a visit_occurrence_id",
     )
-    for row in ctx.engine.sql(f"SELECT t, n FROM ({counts}) WHERE n > 0 ORDER BY t").to_pylist():
-        ctx.notes.append(
-            f"{linked[row['t']]}: {row['n']} record(s) name a visit_occurrence_id that no "
-            "visit loaded from this delivery has (absent, quarantined or an objector's): "
-            "loaded without their visit link"
-        )
 
 
 def _output(ctx: IngestContext, table: str, present: bool) -> str:
