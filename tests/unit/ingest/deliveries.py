@@ -666,6 +666,10 @@ def write_omop(folder: Path, *, dirty: bool) -> tuple[Path, dict[str, dict[str, 
         )
         for p in range(1, 5)
     ]
+    if dirty:
+        visits.append(
+            ('15,1,9202,2021-03-05,,2021-03-04,,32817,,,"GP, office",0,,,,,', QUARANTINED)
+        )
     write(
         "visit_occurrence",
         "visit_occurrence_id,person_id,visit_concept_id,visit_start_date,visit_start_datetime,"
@@ -691,6 +695,7 @@ def write_omop(folder: Path, *, dirty: bool) -> tuple[Path, dict[str, dict[str, 
             ("109,x,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # wrong type
             (",1,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # no id, first field
             ("110,2,201826,2021-02-02,,,,32817,,,,99,,E11.9,0,", LOADED),  # visit 99: none
+            ("111,1,201826,1970-02-10,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # born 1970-03
         ]
     write(
         "condition_occurrence",

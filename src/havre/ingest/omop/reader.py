@@ -52,6 +52,12 @@ from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId, omop_message_sql
 
 FORMAT = DelimitedFormat(delimiter=",", quoted=True, strict_header=False)
+# a person's birth is the first of their month of birth when the export gives it (else of
+# January): no event of theirs may be dated before it
+BIRTH_MONTH = (
+    "CASE WHEN TRY_CAST(month_of_birth AS INTEGER) BETWEEN 1 AND 12 "
+    "THEN TRY_CAST(month_of_birth AS INTEGER) ELSE 1 END"
+)
 
 
 class OmopReader:
@@ -179,7 +185,8 @@ def _persons(ctx: IngestContext, source: str) -> None:
                     ELSE '{QUARANTINED}' END AS status,
                max(new_person_id) AS person_id,
                max(CASE WHEN status = '{LOADED}'
-                   THEN make_date(TRY_CAST(year_of_birth AS INTEGER), 1, 1) END) AS born
+                   THEN make_date(TRY_CAST(year_of_birth AS INTEGER), {BIRTH_MONTH}, 1) END)
+                   AS born
         FROM res_person WHERE TRY_CAST(person_id AS BIGINT) IS NOT NULL AND status <> 'duplicate'
         GROUP BY 1
         """

@@ -48,8 +48,21 @@ def omop_table_names() -> frozenset[str]:
     return frozenset(str(n).lower() for n in pc.unique(omop_tables()["cdmTableName"]).to_pylist())
 
 
+def _start_of(table: str, end: str) -> str | None:
+    """The date an end date may not precede (``*_end_date`` → ``*_start_date``, or the
+    event's own date: ``procedure_end_date`` → ``procedure_date``), if the table has it."""
+    if end == "verbatim_end_date":
+        end = "drug_exposure_end_date"
+    if not end.endswith("_end_date"):
+        return None
+    names = {column.name for column in omop_table(table).columns}
+    stem = end.removesuffix("_end_date")
+    return next((n for n in (f"{stem}_start_date", f"{stem}_date") if n in names), None)
+
+
 def fields(table: str) -> tuple[Field, ...]:
-    """Checks of a lake table's columns as an OMOP source delivers them."""
+    """Checks of a lake table's columns as an OMOP source delivers them (an end date before
+    its start is ``end_before_start``, as for the other sources)."""
     out = []
     for column in omop_table(table).columns:
         if column.name in ("hub_pseudonym",) or column.name.startswith(
@@ -65,7 +78,13 @@ def fields(table: str) -> tuple[Field, ...]:
         elif column.datatype == "float":
             field = Field(column.name, Kind.DECIMAL, required=required, identifier=identifier)
         elif column.datatype == "date":
-            field = Field(column.name, Kind.DATE, required=required, identifier=identifier)
+            field = Field(
+                column.name,
+                Kind.DATE,
+                required=required,
+                identifier=identifier,
+                after=_start_of(table, column.name),
+            )
         elif column.datatype == "datetime":
             field = Field(
                 column.name,
