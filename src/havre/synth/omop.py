@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from havre.cdm import concepts
+from havre.cdm.omop import LAKE_TABLES
 from havre.cdm.reference import omop_fields
 from havre.synth.arrays import Array
 from havre.synth.calendar import month_of, year_of
@@ -29,18 +30,8 @@ from havre.synth.seeds import Stream
 
 SOURCE_NAME = "omop"
 """The name the delivery's opt-outs are filed under: ingest it with ``--name omop``."""
-TABLES = (
-    "person",
-    "observation_period",
-    "visit_occurrence",
-    "condition_occurrence",
-    "drug_exposure",
-    "procedure_occurrence",
-    "measurement",
-    "death",
-    "location",
-    "care_site",
-)
+TABLES = tuple(table for table in LAKE_TABLES if table != "observation")
+"""Every table the lake keeps but ``observation``: nothing of the warehouse fits it."""
 SHARED = ("location", "care_site")
 """Tables of places, written once after every chunk (a commune or a site serves many)."""
 FOLDER = "omop/"
@@ -246,20 +237,30 @@ def _visit_rows(encounters: Flat, person_id: Array, visit_id: pa.Array, site: pa
     return OmopRows("visit_occurrence", columns, encounters.person, np.ones(size, bool))
 
 
-def _condition_rows(flat: Flat, person_id: Array, chunk: int) -> OmopRows:
-    table = flat.table
-    size = table.num_rows
+def _event_rows(
+    table: str, flat: Flat, person_id: Array, chunk: int, date: str, code: pa.Array
+) -> OmopRows:
+    """A clinical event of an encounter: ``table`` is ``<domain>_occurrence``, ``date`` its
+    date column (from the FHIR resource's date), ``code`` its source code."""
+    domain = table.removesuffix("_occurrence")
+    size = flat.table.num_rows
+    dated = {"condition": "onset", "procedure": "performed"}[domain]
     columns = {
-        "condition_occurrence_id": record_ids(chunk, size),
+        f"{table}_id": record_ids(chunk, size),
         "person_id": pa.array(person_id[flat.person]),
-        "condition_concept_id": _full(size, concepts.UNMAPPED),
-        "condition_start_date": table.column("onset"),
-        "condition_type_concept_id": _full(size, concepts.TYPE_EHR),
-        "visit_occurrence_id": _visit_ids(table.column("encounter")),
-        "condition_source_value": pc.replace_substring(table.column("code"), ".", ""),
-        "condition_source_concept_id": _full(size, concepts.UNMAPPED),
+        f"{domain}_concept_id": _full(size, concepts.UNMAPPED),
+        date: flat.table.column(dated),
+        f"{domain}_type_concept_id": _full(size, concepts.TYPE_EHR),
+        "visit_occurrence_id": _visit_ids(flat.table.column("encounter")),
+        f"{domain}_source_value": code,
+        f"{domain}_source_concept_id": _full(size, concepts.UNMAPPED),
     }
-    return OmopRows("condition_occurrence", columns, flat.person, np.ones(size, bool))
+    return OmopRows(table, columns, flat.person, np.ones(size, bool))
+
+
+def _condition_rows(flat: Flat, person_id: Array, chunk: int) -> OmopRows:
+    code = pc.replace_substring(flat.table.column("code"), ".", "")  # ICD-10 without its dot
+    return _event_rows("condition_occurrence", flat, person_id, chunk, "condition_start_date", code)
 
 
 def _drug_rows(flat: Flat, person_id: Array, history: History, chunk: int, end: int) -> OmopRows:
@@ -284,19 +285,8 @@ def _drug_rows(flat: Flat, person_id: Array, history: History, chunk: int, end: 
 
 
 def _procedure_rows(flat: Flat, person_id: Array, chunk: int) -> OmopRows:
-    table = flat.table
-    size = table.num_rows
-    columns = {
-        "procedure_occurrence_id": record_ids(chunk, size),
-        "person_id": pa.array(person_id[flat.person]),
-        "procedure_concept_id": _full(size, concepts.UNMAPPED),
-        "procedure_date": table.column("performed"),
-        "procedure_type_concept_id": _full(size, concepts.TYPE_EHR),
-        "visit_occurrence_id": _visit_ids(table.column("encounter")),
-        "procedure_source_value": table.column("code"),
-        "procedure_source_concept_id": _full(size, concepts.UNMAPPED),
-    }
-    return OmopRows("procedure_occurrence", columns, flat.person, np.ones(size, bool))
+    code = flat.table.column("code")
+    return _event_rows("procedure_occurrence", flat, person_id, chunk, "procedure_date", code)
 
 
 def _measurement_rows(quantity: Flat, pressure: Flat, person_id: Array, chunk: int) -> OmopRows:
