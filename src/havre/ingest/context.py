@@ -102,8 +102,8 @@ class IngestContext:
         for row in found.to_pylist():
             self.notes.append(
                 f"{tables[row['t']]}: {row['n']} record(s) name {what} that nothing loaded from "
-                "this delivery is (absent from it, quarantined, or an objector's): loaded "
-                "without that link"
+                "this delivery is (absent from it, quarantined, an objector's, or another "
+                "person's): loaded without that link"
             )
 
     def add_read(self, table: str, count: int, file_id: int | None = None) -> None:

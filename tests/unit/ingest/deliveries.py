@@ -601,6 +601,16 @@ def fhir_export(*, dirty: bool, optout: bool = True) -> Export:
                 "onsetDateTime": "2021-06-01",
             },
         )  # loaded, without a visit: the note counts it
+        export.add(
+            {
+                "resourceType": "Condition",
+                "id": "cond-v",
+                "subject": {"reference": "Patient/pat-1"},
+                "encounter": {"reference": "Encounter/enc-0"},
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
+                "onsetDateTime": "2021-06-01",
+            },
+        )  # another patient's encounter: loaded without it, counted too
         export.add(export.files["Condition.000.ndjson"][0], DUPLICATE, table="Condition")
         bad = dict(patient(9, PEOPLE[0]))
         bad["id"] = "pat-bad"
@@ -695,6 +705,7 @@ def write_omop(folder: Path, *, dirty: bool) -> tuple[Path, dict[str, dict[str, 
             ("109,x,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # wrong type
             (",1,201826,2021-02-01,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # no id, first field
             ("110,2,201826,2021-02-02,,,,32817,,,,99,,E11.9,0,", LOADED),  # visit 99: none
+            ("112,2,201826,2021-02-02,,,,32817,,,,11,,E11.9,0,", LOADED),  # person 1's visit
             ("111,1,201826,1970-02-10,,,,32817,,,,,,E11.9,0,", QUARANTINED),  # born 1970-03
         ]
     write(

@@ -60,13 +60,14 @@ def test_hospital_export_reconciles_and_quarantines_record_by_record(
     )
     assert version.read("measurement").num_rows == 4 * 3  # HbA1c + systolic + diastolic
     assert [n for n in result.notes if "Encounter" in n] == [
-        "Condition: 1 record(s) name an Encounter that nothing loaded from this delivery is "
-        "(absent from it, quarantined, or an objector's): loaded without that link"
+        "Condition: 2 record(s) name an Encounter that nothing loaded from this delivery is "
+        "(absent from it, quarantined, an objector's, or another person's): loaded without "
+        "that link"
     ]
     unlinked = [
         c for c in version.read("condition_occurrence").to_pylist() if not c["visit_occurrence_id"]
     ]
-    assert [c["condition_source_value"] for c in unlinked] == ["I10"]
+    assert [c["condition_source_value"] for c in unlinked] == ["I10", "I10"]
     assert version.read("person").num_rows == 4
     assert version.read("death").num_rows == 1
     locations = {r["location_source_value"] for r in version.read("location").to_pylist()}

@@ -28,6 +28,12 @@ ENCOUNTER_EVENTS = ("Condition", "MedicationRequest", "Procedure", "Observation"
 FHIR_GENDER = "CASE p.gender WHEN 'male' THEN 8507 WHEN 'female' THEN 8532 ELSE 0 END"
 
 
+def visit_join(alias: str) -> str:
+    """SQL: the loaded Encounter an event names, if it is the same patient's (``ek``)."""
+    key = reference_key(f"{alias}.encounter", "Encounter")
+    return f"LEFT JOIN encounter_keys AS ek ON ek.ref = {key} AND ek.person_id = {alias}.person_id"
+
+
 def _date(expr: str) -> str:
     return f"TRY_CAST({expr} AS DATE)"
 
@@ -107,8 +113,7 @@ def build_outputs(ctx: IngestContext) -> None:
         WHERE e.status = '{LOADED}'"""
 
     def visit_of(alias: str) -> str:
-        key = reference_key(f"{alias}.encounter", "Encounter")
-        return f"LEFT JOIN encounter_keys AS ek ON ek.ref = {key}"
+        return visit_join(alias)
 
     condition = omop_table("condition_occurrence")
     ctx.outputs["condition_occurrence"] = f"""
@@ -289,20 +294,18 @@ def _keys(ctx: IngestContext) -> None:
     ctx.execute(
         f"""
         CREATE TEMP TABLE encounter_keys AS
-        SELECT ref, min(pos) AS pos FROM (
-            SELECT id AS ref, pos FROM res_Encounter WHERE status = '{LOADED}'
+        SELECT ref, min(pos) AS pos, min(person_id) AS person_id FROM (
+            SELECT id AS ref, pos, person_id FROM res_Encounter WHERE status = '{LOADED}'
             UNION ALL
-            SELECT full_url, pos FROM res_Encounter
+            SELECT full_url, pos, person_id FROM res_Encounter
             WHERE status = '{LOADED}' AND full_url IS NOT NULL
         ) WHERE ref IS NOT NULL GROUP BY ref
         """
     )
-    # an event naming an Encounter the export did not hold (or not loaded) keeps no visit
-    encounter = reference_key("x.encounter", "Encounter")
+    # an event naming an Encounter not loaded (or another patient's) keeps no visit
     ctx.note_unlinked(
         {
-            resource: f"SELECT count(*) FROM res_{resource} AS x "
-            f"LEFT JOIN encounter_keys AS ek ON ek.ref = {encounter} "
+            resource: f"SELECT count(*) FROM res_{resource} AS x {visit_join('x')} "
             f"WHERE x.status = '{LOADED}' AND x.encounter IS NOT NULL AND ek.ref IS NULL"
             for resource in ENCOUNTER_EVENTS
         },

@@ -52,6 +52,11 @@ from havre.lake.engine import sql_literal
 from havre.pseudo.scheme import SchemeId, omop_message_sql
 
 FORMAT = DelimitedFormat(delimiter=",", quoted=True, strict_header=False)
+# the loaded visit a record names, if it is the same person's
+VISIT_JOIN = (
+    "LEFT JOIN visit_keys AS vk ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT) "
+    "AND vk.person_id = c.person_id"
+)
 # a person's birth is the first of their month of birth when the export gives it (else of
 # January): no event of theirs may be dated before it
 BIRTH_MONTH = (
@@ -235,23 +240,24 @@ def _resolve(ctx: IngestContext, table: str) -> ResolvedTable:
 
 def _visit_ids(ctx: IngestContext, present: bool) -> None:
     if not present:
-        ctx.execute("CREATE TEMP TABLE visit_keys (source_id BIGINT, pos BIGINT)")
+        ctx.execute("CREATE TEMP TABLE visit_keys (source_id BIGINT, pos BIGINT, person_id BIGINT)")
         return
     ctx.execute(
         f"""
         CREATE TEMP TABLE visit_keys AS
-        SELECT TRY_CAST(visit_occurrence_id AS BIGINT) AS source_id, min(pos) AS pos
+        SELECT TRY_CAST(visit_occurrence_id AS BIGINT) AS source_id, min(pos) AS pos,
+               min(person_id) AS person_id
         FROM res_visit_occurrence WHERE status = '{LOADED}' GROUP BY 1
         """
     )
 
 
 def _note_unlinked_visits(ctx: IngestContext, tables: list[str]) -> None:
-    """Records loaded with a ``visit_occurrence_id`` that no loaded visit has keep no link."""
+    """Records loaded with a ``visit_occurrence_id`` that no loaded visit of their person has
+    keep no link."""
     ctx.note_unlinked(
         {
-            table: f"SELECT count(*) FROM res_{table} AS c LEFT JOIN visit_keys AS vk "
-            "ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT) "
+            table: f"SELECT count(*) FROM res_{table} AS c {VISIT_JOIN} "
             f"WHERE c.status = '{LOADED}' AND c.visit_occurrence_id IS NOT NULL "
             "AND vk.source_id IS NULL"
             for table in tables
@@ -289,9 +295,7 @@ def _output(ctx: IngestContext, table: str, present: bool) -> str:
         values["person_id"] = "c.person_id"
     if "visit_occurrence_id" in values and table != "visit_occurrence":
         values["visit_occurrence_id"] = ctx.ids.sql("vk.pos")
-        joins = (
-            "LEFT JOIN visit_keys AS vk ON vk.source_id = TRY_CAST(c.visit_occurrence_id AS BIGINT)"
-        )
+        joins = VISIT_JOIN
     for dropped in ("preceding_visit_occurrence_id", "visit_detail_id"):
         if dropped in values:
             values[dropped] = "NULL"
