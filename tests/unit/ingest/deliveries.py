@@ -591,26 +591,21 @@ def fhir_export(*, dirty: bool, optout: bool = True) -> Export:
             QUARANTINED,
             "bad_date",
         )
-        export.add(
-            {
-                "resourceType": "Condition",
-                "id": "cond-w",
-                "subject": {"reference": "Patient/pat-1"},
-                "encounter": {"reference": "Encounter/not-in-the-export"},
-                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
-                "onsetDateTime": "2021-06-01",
-            },
-        )  # loaded, without a visit: the note counts it
-        export.add(
-            {
-                "resourceType": "Condition",
-                "id": "cond-v",
-                "subject": {"reference": "Patient/pat-1"},
-                "encounter": {"reference": "Encounter/enc-0"},
-                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]},
-                "onsetDateTime": "2021-06-01",
-            },
-        )  # another patient's encounter: loaded without it, counted too
+        # loaded without their visit, counted in the notes: an Encounter the export does not
+        # hold, another patient's
+        for number, encounter in enumerate(("Encounter/not-in-the-export", "Encounter/enc-0")):
+            export.add(
+                {
+                    "resourceType": "Condition",
+                    "id": f"cond-unlinked-{number}",
+                    "subject": {"reference": "Patient/pat-1"},
+                    "encounter": {"reference": encounter},
+                    "code": {
+                        "coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": "I10"}]
+                    },
+                    "onsetDateTime": "2021-06-01",
+                },
+            )
         export.add(export.files["Condition.000.ndjson"][0], DUPLICATE, table="Condition")
         bad = dict(patient(9, PEOPLE[0]))
         bad["id"] = "pat-bad"
