@@ -11,6 +11,7 @@ import typer
 from havre.cli.context import TokenOption, actor_for, open_hub
 from havre.cli.output import JsonFlag, console, emit, print_table
 from havre.core.errors import UsageError
+from havre.pseudo.scheme import SchemeId
 
 optout_app = typer.Typer(help="The opt-out register, stored pseudonymized (data stewards).")
 
@@ -50,7 +51,8 @@ def optout_import(
         lambda: console.print(
             f"{result.lines} line(s): {result.added} added, {result.reactivated} reactivated, "
             f"{result.already_present} already present, "
-            f"{result.duplicates_in_file} repeated in the file"
+            f"{result.duplicates_in_file} repeated in the file "
+            f"({'OMOP person ids' if result.scheme == SchemeId.OPTOUT_OMOP.value else 'NIRs'})"
         ),
     )
 

@@ -73,6 +73,7 @@ class ImportResult:
     reactivated: int
     already_present: int
     duplicates_in_file: int
+    scheme: str  # whose objections the file listed: by NIR, or by an OMOP source's person
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -141,7 +142,13 @@ class OptOutRegister:
                 else:
                     present += 1
             result = ImportResult(
-                digest, parsed.lines, added, reactivated, present, parsed.duplicates_in_file
+                digest,
+                parsed.lines,
+                added,
+                reactivated,
+                present,
+                parsed.duplicates_in_file,
+                scheme.scheme_id.value,
             )
             scope.details = {
                 "file_sha256": digest,

@@ -40,6 +40,7 @@ def test_import_stores_keyed_hashes_only(hub: Hub, tmp_path: Path) -> None:
     file = write(tmp_path / "optout.csv", [f"{A};2024-01-02", f"{B};2024-02-03", f"{A};2023-12-01"])
     result = service.import_file(OPERATOR, file)
     assert (result.lines, result.added, result.duplicates_in_file) == (3, 2, 1)
+    assert result.scheme == SchemeId.OPTOUT_NIR.value
     again = service.import_file(OPERATOR, file)
     assert (again.added, again.already_present) == (0, 2)
 
@@ -146,6 +147,7 @@ def test_an_omop_register_is_imported_by_its_header(hub: Hub, tmp_path: Path) ->
     )
     result = service.import_file(OPERATOR, file)
     assert (result.lines, result.added, result.duplicates_in_file) == (3, 2, 1)
+    assert result.scheme == SchemeId.OPTOUT_OMOP.value
     key, _ = hub.keys.data_key("pseudo/optout")
     active = service.active_subjects(SchemeId.OPTOUT_OMOP)
     assert sorted(active.column("subject_key").to_pylist()) == sorted(
