@@ -1,4 +1,5 @@
-"""Ingestion: the SNDS claims and the hospital FHIR export of a synthetic population.
+"""Ingestion: the SNDS claims, and the hospital group's FHIR and OMOP exports, of a synthetic
+population (the exports hold its hospital patients only: times, records and peaks, no floor).
 
 For each population: ``havre ingest`` in a child process (wall time, peak memory, records/s)
 and, on the same CSV files in the same run, DuckDB alone converting every file of the
@@ -20,7 +21,8 @@ Before the populations, the same on a delivery of FIXED_PERSONS persons: what a 
 whatever its size (at 100k persons, ~2 s of the ingest against ~0.35 s of the floor).
 
 The hub has the population's opt-out register imported first (not timed), as a real hub
-would: the ingest leaves objectors out. ``BENCH_INGEST_PERSONS=100000`` (comma-separated)
+would: the ingest leaves objectors out (the OMOP export's objectors, by ``person_id``, just
+before its ingest). ``BENCH_INGEST_PERSONS=100000`` (comma-separated)
 replaces the populations of the scale, e.g. to iterate on the medium one alone.
 """
 
@@ -30,10 +32,12 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from bench.common import BenchResult, ChildRun, havre_child, run_python
 from havre.synth import SynthOptions, generate
+from havre.synth.omop import OPTOUT_FILE, SOURCE_NAME
 
 SCALES = {"small": (2_000,), "full": (100_000, 1_000_000)}
 # a delivery so small that its ingest is nearly all fixed cost: imports, the hub, the
@@ -73,7 +77,8 @@ def _populations(scale: str) -> tuple[int, ...]:
 
 def _population(root: Path, persons: int, name: str = "synth") -> Path:
     folder = root / f"{name}-{persons}"
-    generate(SynthOptions(persons=persons, seed=2026, out=folder, dirty_rate=0.0))
+    options = SynthOptions(persons=persons, seed=2026, out=folder, dirty_rate=0.0)
+    generate(replace(options, formats=(*options.formats, "omop")))
     return folder
 
 
@@ -106,6 +111,8 @@ def _hub(root: Path, name: str, folder: Path, limit: str) -> dict[str, str]:
 
 def _ingest(env: dict[str, str], folder: Path, source: str) -> tuple[ChildRun, dict[str, object]]:
     args = ["ingest", str(folder / source), "--source", source, "--json"]
+    if source == "omop":  # an OMOP export's pseudonyms are scoped by its source's name
+        args += ["--name", SOURCE_NAME]
     child = _checked(havre_child(args, env=env), f"havre ingest {source}")
     return child, json.loads(child.stdout)
 
@@ -203,6 +210,14 @@ def run(scale: str) -> BenchResult:
             result.add(f"{label}: havre ingest fhir", fhir.seconds, "s")
             result.add(f"{label}: FHIR resources read", fhir_records, "records")
             result.add(f"{label}: FHIR peak memory", fhir.peak_rss_bytes / 2**30, "GiB")
+            # the same hospital group's OMOP export (its patients only), its objectors first
+            register = ["optout", "import", str(folder / OPTOUT_FILE), "--json"]
+            _checked(havre_child(register, env=env), "optout import (OMOP)")
+            omop, omop_report = _ingest(env, folder, "omop")
+            omop_records = int(omop_report["reconciliation"]["total"]["read"])  # type: ignore[index]
+            result.add(f"{label}: havre ingest omop", omop.seconds, "s")
+            result.add(f"{label}: OMOP records read", omop_records, "records")
+            result.add(f"{label}: OMOP peak memory", omop.peak_rss_bytes / 2**30, "GiB")
             peaks[MEMORY_LIMIT].append((records, child.peak_rss_bytes))
             bounded_env = _hub(root, f"{persons}-bounded", folder, BOUNDED_LIMIT)
             bounded, _ = _ingest(bounded_env, folder, "snds")
