@@ -51,8 +51,9 @@ def nir_message_sql(nir13: str, birth_ym: str, sex: str, rank: str) -> str:
 
 
 def omop_message_sql(source_name: str, person_id: str) -> str:
-    """SQL: the message of the OMOP scheme; ``source_name`` is a SQL expression."""
-    return f"('omop|' || {source_name} || '|' || {person_id})"
+    """SQL: the message of the OMOP scheme; ``source_name`` and ``person_id`` are SQL
+    expressions, the id written as its integer's digits (``007`` is 7; NULL if no integer)."""
+    return f"('omop|' || {source_name} || '|' || CAST(TRY_CAST({person_id} AS BIGINT) AS VARCHAR))"
 
 
 def nir_message(nir13: str, birth_ym: str, sex: str, rank: int = 1) -> str:
@@ -60,7 +61,8 @@ def nir_message(nir13: str, birth_ym: str, sex: str, rank: int = 1) -> str:
 
 
 def omop_message(source_name: str, person_id: str | int) -> str:
-    return f"omop|{source_name}|{person_id}"
+    """The message of the OMOP scheme, the id written as ``omop_message_sql`` writes it."""
+    return f"omop|{source_name}|{int(person_id)}"
 
 
 def person_id_sql(pseudonym: str) -> str:

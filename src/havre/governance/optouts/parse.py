@@ -22,8 +22,6 @@ HEADERS = {
     SchemeId.OPTOUT_OMOP: ["SOURCE_NAME", "PERSON_ID", "DATE_OPPOSITION"],
 }
 MAX_REPORTED = 20
-# the one form of an OMOP person_id: the integer's decimal digits (as ingestion reads it)
-PERSON_ID_SQL = "CAST(TRY_CAST(person_id AS BIGINT) AS VARCHAR)"
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def _fields_sql(scheme: SchemeId) -> tuple[str, str, str]:
             WHEN source_name = '' THEN 'missing_source_name'
             WHEN NOT regexp_matches(person_id, '^[+-]?[0-9]+$')
                  OR TRY_CAST(person_id AS BIGINT) IS NULL THEN 'bad_person_id'"""
-    return fields, problems, omop_message_sql("source_name", PERSON_ID_SQL)
+    return fields, problems, omop_message_sql("source_name", "person_id")
 
 
 def parse_register(

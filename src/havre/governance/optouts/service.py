@@ -340,7 +340,7 @@ def _omop_subject(source_name: str, person_id: str) -> str:
             f"--person-id {number!r} is not an OMOP person_id.",
             hint="an OMOP person_id is an integer (BIGINT), as in the source's person table",
         )
-    return omop_message(name, str(int(number)))
+    return omop_message(name, number)
 
 
 def _entry(row: OptOutRow) -> OptOutEntry:

@@ -143,17 +143,17 @@ def _unsupported(ctx: IngestContext, table: str, files: list[SourceFile]) -> Non
 def _persons(ctx: IngestContext, source: str) -> None:
     person_fields = fields("person")
     flags = flag_duplicates(ctx, "chk_person", key_sql(person_fields, ["person_id"]))
-    message = omop_message_sql(source, "CAST(TRY_CAST(r.person_id AS BIGINT) AS VARCHAR)")
+    message = omop_message_sql(source, "r.person_id")
     found = objectors(
         ctx,
         "chk_person",
-        omop_message_sql(source, "CAST(TRY_CAST(person_id AS BIGINT) AS VARCHAR)"),
+        omop_message_sql(source, "person_id"),
         "problem IS NULL",
         "person_objectors",
     )
     status, problem = status_sql(opted_out="o.msg IS NOT NULL", key_label="person_id")
     columns = ", ".join(f"c.{f.column}" for f in person_fields)
-    own = omop_message_sql(source, "CAST(TRY_CAST(c.person_id AS BIGINT) AS VARCHAR)")
+    own = omop_message_sql(source, "c.person_id")
     ctx.execute(
         f"""
         CREATE TEMP TABLE res_person AS
@@ -177,7 +177,7 @@ def _persons(ctx: IngestContext, source: str) -> None:
         ctx,
         found,
         "res_person",
-        omop_message_sql(source, "CAST(TRY_CAST(r.person_id AS BIGINT) AS VARCHAR)"),
+        omop_message_sql(source, "r.person_id"),
         "r.new_person_id",
         SchemeId.OPTOUT_OMOP,
     )
