@@ -80,8 +80,7 @@ def parse_register(
     path: Path, scheme: SchemeId, settings: Settings, pads: pa.Table
 ) -> ParsedRegister:
     """All or nothing: any bad line fails the import, naming lines and reasons (never values).
-    ``scheme``: what ``register_scheme`` found the file to list."""
-    check_header(path, read_header(path), HEADERS[scheme], ";")
+    ``scheme``: what ``register_scheme`` found the file's header to list (checked there)."""
     fields, problems, message = _fields_sql(scheme)
     engine = DuckDBEngine(settings, memory_limit="1GB")
     try:
