@@ -112,9 +112,6 @@ def build_outputs(ctx: IngestContext) -> None:
         LEFT JOIN care_sites AS cs ON cs.ref = {reference_key("e.serviceProvider", "Organization")}
         WHERE e.status = '{LOADED}'"""
 
-    def visit_of(alias: str) -> str:
-        return visit_join(alias)
-
     condition = omop_table("condition_occurrence")
     ctx.outputs["condition_occurrence"] = f"""
         SELECT {
@@ -132,7 +129,7 @@ def build_outputs(ctx: IngestContext) -> None:
             }
         )
     }
-        FROM res_Condition AS x {visit_of("x")}
+        FROM res_Condition AS x {visit_join("x")}
         WHERE x.status = '{LOADED}'"""
 
     drug = omop_table("drug_exposure")
@@ -152,7 +149,7 @@ def build_outputs(ctx: IngestContext) -> None:
             }
         )
     }
-        FROM res_MedicationRequest AS x {visit_of("x")}
+        FROM res_MedicationRequest AS x {visit_join("x")}
         WHERE x.status = '{LOADED}'"""
 
     procedure = omop_table("procedure_occurrence")
@@ -171,7 +168,7 @@ def build_outputs(ctx: IngestContext) -> None:
             }
         )
     }
-        FROM res_Procedure AS x {visit_of("x")}
+        FROM res_Procedure AS x {visit_join("x")}
         WHERE x.status = '{LOADED}'"""
 
     measurement = omop_table("measurement")
@@ -193,7 +190,7 @@ def build_outputs(ctx: IngestContext) -> None:
                 }
             )
         }
-        FROM res_Observation AS x {visit_of("x")}
+        FROM res_Observation AS x {visit_join("x")}
         WHERE x.status = '{LOADED}' AND {value} IS NOT NULL"""
 
     ctx.outputs["measurement"] = " UNION ALL ".join(
@@ -220,7 +217,7 @@ def build_outputs(ctx: IngestContext) -> None:
             }
         )
     }
-        FROM res_Observation AS x {visit_of("x")}
+        FROM res_Observation AS x {visit_join("x")}
         WHERE x.status = '{LOADED}' AND x.value IS NULL
           AND x.systolic IS NULL AND x.diastolic IS NULL"""
 
