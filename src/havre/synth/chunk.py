@@ -231,7 +231,7 @@ def omop_part(
     birth = ids.birth if ids is not None else np.zeros(0, dtype=np.int32)
     written = omop_csv.part(rng, data, plan.dirty_rate, optout, birth, plan.seed)
     return FilePart(
-        omop_csv.file_name(data.table),
+        omop.file_name(data.table),
         written.data,
         written.rows,
         written.optout_rows,

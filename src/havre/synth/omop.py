@@ -45,6 +45,11 @@ ENCOUNTER_REFERENCE = "Encounter/enc-"
 INTEGER, FLOAT, DATE, DATETIME, VARCHAR = "integer", "float", "date", "datetime", "varchar"
 
 
+def file_name(table: str) -> str:
+    """The delivery's file of a table."""
+    return f"{FOLDER}{table}.csv"
+
+
 @dataclass(frozen=True)
 class CdmColumn:
     name: str

@@ -25,7 +25,6 @@ from havre.synth.fhir import iso
 from havre.synth.omop import (
     DATE,
     FLOAT,
-    FOLDER,
     INTEGER,
     SOURCE_NAME,
     VARCHAR,
@@ -58,10 +57,6 @@ class Written:
     rows: int
     optout_rows: int
     defects: d.Defects
-
-
-def file_name(table: str) -> str:
-    return f"{FOLDER}{table}.csv"
 
 
 def cdm_source(released: dt.date) -> bytes:

@@ -162,7 +162,7 @@ def layout(
         for table in omop.TABLES:
             columns = [column.name for column in omop.cdm_columns(table)]
             schema = pa.schema([(name, pa.string()) for name in columns])
-            files.append((f"{omop.FOLDER}{table}.csv", table, schema))
+            files.append((omop.file_name(table), table, schema))
     optout = pa.schema([(name, pa.string()) for name in tables.OPTOUT_COLUMNS])
     files.append(("optout/optout.csv", "optout", optout))
     if "omop" in formats:
