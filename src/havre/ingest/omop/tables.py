@@ -49,15 +49,15 @@ def omop_table_names() -> frozenset[str]:
 
 
 def _start_of(table: str, end: str) -> str | None:
-    """The date an end date may not precede (``*_end_date`` → ``*_start_date``, or the
-    event's own date: ``procedure_end_date`` → ``procedure_date``), if the table has it."""
-    if end == "verbatim_end_date":
-        end = "drug_exposure_end_date"
+    """The date an end date of ``table`` may not precede: the table's start date
+    (``*_start_date``, else its one event date, e.g. ``procedure_date``)."""
     if not end.endswith("_end_date"):
         return None
-    names = {column.name for column in omop_table(table).columns}
-    stem = end.removesuffix("_end_date")
-    return next((n for n in (f"{stem}_start_date", f"{stem}_date") if n in names), None)
+    names = [column.name for column in omop_table(table).columns]
+    starts = [n for n in names if n.endswith("_start_date")] or [
+        n for n in names if n.endswith("_date") and not n.endswith("_end_date")
+    ]
+    return starts[0] if starts else None
 
 
 def fields(table: str) -> tuple[Field, ...]:
