@@ -12,7 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from havre.cli.output import JsonFlag, console, emit, err_console, print_table
 from havre.core.errors import UsageError
-from havre.synth.options import DEFAULT_END, DEFAULT_START, SCALES, SynthOptions, parse_formats
+from havre.synth.options import (
+    DEFAULT_END,
+    DEFAULT_FORMATS,
+    DEFAULT_START,
+    SCALES,
+    SynthOptions,
+    parse_formats,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +47,7 @@ def synth(
     formats: Annotated[
         str,
         typer.Option("--formats", help="Comma-separated: snds, fhir, omop (CSV, always)."),
-    ] = "snds,fhir",
+    ] = ",".join(DEFAULT_FORMATS),
     optout_rate: Annotated[
         float, typer.Option("--optout-rate", help="Share of persons who objected.")
     ] = 0.01,
