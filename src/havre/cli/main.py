@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 from typing import Annotated
@@ -126,6 +127,21 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(result if isinstance(result, int) else 0)
 
 
+def run() -> None:
+    """The console script ``havre``: ``main`` in a process of its own. What the command's
+    imports made lives as long as the process, so it is frozen out of the garbage collector
+    (``gc.freeze``) once the command is imported, and so is everything when it ends: the
+    collections during the run no longer walk the modules, and the exit skips the last full
+    collection, which walked every object of a run for nothing (~0.3 s a call). ``main`` does
+    neither: the tests call it in their own long-lived process."""
+    command_app(sys.argv[1:])
+    gc.freeze()
+    try:
+        main()
+    finally:
+        gc.freeze()
+
+
 def _report(error: HavreError, as_json: bool) -> None:
     if as_json:
         print_json(error.to_dict())
@@ -135,4 +151,4 @@ def _report(error: HavreError, as_json: bool) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run()
