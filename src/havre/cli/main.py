@@ -90,8 +90,10 @@ def root(
 
 def command_app(args: list[str] | None = None) -> typer.Typer:
     """The ``havre`` application holding the command ``args`` name, or every command (for
-    help, an unknown name, or no arguments)."""
+    help, an unknown name, or no arguments); none for ``--version`` alone."""
     first = next((a for a in args or [] if not a.startswith("-")), None)
+    if first is None and "--version" in (args or []):
+        return _app  # the command modules would take ~1 s to say the version
     module = COMMANDS.get(first) if first is not None else None
     for name in [module] if module is not None else COMMAND_MODULES:
         if name not in _registered:

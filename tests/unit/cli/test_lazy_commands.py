@@ -41,6 +41,21 @@ def test_a_command_imports_only_its_own_module() -> None:
     assert out.strip() == "['havre.cli.workspace_commands']"
 
 
+def test_the_version_imports_no_command() -> None:
+    probe = (
+        "import sys; from havre.cli.main import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit as exit:\n    assert exit.code == 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('havre.cli.') "
+        "and m.endswith('_commands')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    version, commands = out.strip().splitlines()
+    assert version.startswith("havre ")
+    assert commands == "[]"
+
+
 def test_help_lists_every_command() -> None:
     from havre.cli.main import app
 
