@@ -160,7 +160,7 @@ def stage_delimited(
                     source.path,
                     crlf=crlf,
                     progress=counter,
-                    shape=None if shape is None else shape.pattern,
+                    shape=shape.pattern,
                 )
                 registered.append((source, numbered))
                 shaped.append(numbered.shaped)
@@ -224,12 +224,13 @@ def _shape(
     expected: int,
     fmt: DelimitedFormat,
     crlf: bool,
-) -> LineFormat | None:
-    """The whole-line format of unquoted lines (none for quoted ones). Unquoted lines keep
-    their line end: the pattern ends with it (see ``line_format``)."""
-    if fmt.quoted:
-        return None
-    return line_format(fields, positions, expected, fmt.delimiter, "\r\n" if crlf else "\n")
+) -> LineFormat:
+    """The whole-line format of the table's lines, line end included (the reader matches
+    each line with it, see ``line_format``). In a quoted format it matches only lines without
+    a quote, which split as unquoted ones; a line quoting a field runs every check."""
+    end = "\r\n" if crlf else "\n"
+    quote = '"' if fmt.quoted else ""
+    return line_format(fields, positions, expected, fmt.delimiter, end, quote)
 
 
 def _select(
@@ -271,31 +272,32 @@ def _select(
             value = f"CASE WHEN line_ok THEN {clean} ELSE {value} END"
         values.append(f"{value} AS {f.column}")
     constants = [f"{expr} AS {quote(name)}" for name, expr in extra.items()]
-    matched = None
+    given = ", shape_ok" if shaped else ""
     if fmt.quoted:
         # a quoted field left open (a line cut inside quotes) counts as a truncated line
         odd_quotes = "(length(line) - length(replace(line, '\"', ''))) % 2 = 1"
         decoded = (
-            f"SELECT file_id, line_no, raw, {line_sql(crlf)} AS line FROM {lines} AS l "
+            f"SELECT file_id, line_no, raw{given}, {line_sql(crlf)} AS line FROM {lines} AS l "
             "WHERE line_no > 1"
         )
         n_fields = f"CASE WHEN {odd_quotes} THEN -1 ELSE array_length(parts) END"
         blank = "coalesce(line = '', false)"
     else:
-        given = ", shape_ok" if shaped else ""
         decoded = (
             f"SELECT file_id, line_no, raw{given}, try(decode(raw)) AS line FROM {lines} AS l "
             "WHERE line_no > 1"
         )
         n_fields = "array_length(parts)"
         blank = f"octet_length(raw) <= {end}"
-    line_ok = "false"
+    line_ok, matched = "false", None
     if shape is not None:
-        # the reader's match holds for a line that is UTF-8; the engine's needs one (NULL)
+        # the reader's match holds for a line that is UTF-8; the engine's needs one (NULL).
+        # A quoted format's lines are decoded without their line end
+        pattern = shape.body if fmt.quoted else shape.pattern
         line_ok = (
             "(shape_ok AND line IS NOT NULL)"
             if shaped
-            else f"regexp_full_match(line, {sql_literal(shape.pattern)})"
+            else f"regexp_full_match(line, {sql_literal(pattern)})"
         )
         matched = ("line_ok", shape.covered)
     hash_items = line_hashes_sql(hashes, "raw", r"'\x1F'::BLOB")

@@ -45,19 +45,23 @@ _EMBEDDABLE = re.compile(r"\^[A-Za-z0-9\[\]{}()|?*+,:\- ]*\$")
 @dataclass(frozen=True)
 class LineFormat:
     """``pattern``: the whole line (line end included) of a record whose covered checks all
-    pass; ``covered``: field name -> the checks a match passes (``fields.MISSING``...)."""
+    pass; ``covered``: field name -> the checks a match passes (``fields.MISSING``...);
+    ``body``: the pattern without the line end (for a line read without it)."""
 
     pattern: str
     covered: dict[str, frozenset[str]]
+    body: str
 
 
 def _body(anchored: str) -> str:
     return anchored[1:-1]
 
 
-def _field_part(field: Field, delimiter: str) -> tuple[str, frozenset[str]]:
-    """The pattern of one field's raw text, and the checks a match of it passes."""
-    anything = f"[^{re.escape(delimiter)}]*"
+def _field_part(field: Field, free: str) -> tuple[str, frozenset[str]]:
+    """The pattern of one field's raw text, and the checks a match of it passes. ``free``:
+    the class of a character of free text (not the delimiter, nor a quote in a quoted
+    format); the kinds' and embedded patterns match neither."""
+    anything = f"{free}*"
     body: str | None = None
     covered: set[str] = set()
     if field.kind in _KIND_BODY:
@@ -70,7 +74,7 @@ def _field_part(field: Field, delimiter: str) -> tuple[str, frozenset[str]]:
         required = field.required and field.default is None
         # a required text field: any non-empty value passes what the pattern stands for
         return (
-            (f"[^{re.escape(delimiter)}]+", frozenset({MISSING}))
+            (f"{free}+", frozenset({MISSING}))
             if required
             else (
                 anything,
@@ -92,17 +96,21 @@ def line_format(
     expected: int,
     delimiter: str,
     line_end: str,
+    quote: str = "",
 ) -> LineFormat:
     """The line pattern of a table whose fields are at ``positions`` among ``expected``
-    delimited values (no quoting), each line ending with ``line_end``."""
-    anything = f"[^{re.escape(delimiter)}]*"
-    parts = [anything] * expected
+    delimited values, each line ending with ``line_end``. With a ``quote`` (RFC 4180 files),
+    a matching line holds none: its fields are bare, split at every delimiter — a line that
+    quotes a field goes through every check."""
+    free = f"[^{re.escape(delimiter)}{re.escape(quote)}]"
+    parts = [f"{free}*"] * expected
     covered: dict[str, frozenset[str]] = {}
     for field in fields:
         if field.name not in positions:
             continue
-        part, checks = _field_part(field, delimiter)
+        part, checks = _field_part(field, free)
         parts[positions[field.name]] = part
         covered[field.name] = checks
+    body = re.escape(delimiter).join(parts)
     ending = line_end.replace("\r", r"\r").replace("\n", r"\n")
-    return LineFormat(re.escape(delimiter).join(parts) + ending, covered)
+    return LineFormat(body + ending, covered, body)

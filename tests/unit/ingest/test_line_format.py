@@ -18,9 +18,12 @@ from havre.ingest.delimited import DelimitedFormat, _select, _shape
 from havre.ingest.fields import Field
 from havre.ingest.line_format import line_format
 from havre.ingest.model import LINE_HASHES
+from havre.ingest.omop.reader import FORMAT as OMOP
+from havre.ingest.omop.tables import fields as omop_fields
 from havre.ingest.snds.tables import table_fields
 from havre.lake import textfiles
 
+SNDS = DelimitedFormat(delimiter=";")
 TABLES = ("IR_BEN_R", "ER_PRS_F", "ER_PHA_F", "T_MCO15B", "T_MCO15C", "IR_IMB_R", "KI_CCI_R")
 VALID = {
     "IR_BEN_R": "176027512345678;1;1976;02;1;75;75056;;0;123456789;2015-01-01",
@@ -70,18 +73,18 @@ def _problems(
     fast: bool,
     *,
     shaped: bool = False,
+    fmt: DelimitedFormat = SNDS,
 ) -> list[tuple[Any, ...]]:
-    """The staged rows of ``lines``; ``shaped``: the reader matched their line format (as
-    ``LineReader`` does with a ``shape``), not the engine."""
-    fields = _fields(table)
-    fmt = DelimitedFormat(delimiter=";")
+    """The staged rows of ``lines`` (an SNDS table's, or an OMOP table's in the OMOP format);
+    ``shaped``: the reader matched their line format (as ``LineReader`` does with a
+    ``shape``), not the engine."""
+    fields = omop_fields(table) if fmt is OMOP else _fields(table)
     positions = {f.name: i for i, f in enumerate(fields)}
     raw = pa.array([b"header\n", *lines], pa.binary())
     columns = {"line_no": pa.array(range(1, len(raw) + 1), pa.int64()), "raw": raw}
     if shaped:
-        columns["shape_ok"] = textfiles.shaped(
-            raw, line_format(fields, positions, len(fields), ";", "\n").pattern
-        )
+        shape = _shape(fields, positions, len(fields), fmt, False)
+        columns["shape_ok"] = textfiles.shaped(raw, shape.pattern)
     con.register("lines_0", pa.table(columns))
     ctx = cast(Any, SimpleNamespace(today_iso=dt.date(2024, 12, 31).isoformat()))
     given = ", shape_ok" if shaped else ""
@@ -127,6 +130,64 @@ def test_fast_path_gives_the_same_problem(
     assert _problems(con, table, lines, fast=True) == slow
     # the format matched by the file's reader (Arrow's RE2), not by the engine
     assert _problems(con, table, lines, fast=True, shaped=True) == slow
+
+
+OMOP_VALID = {
+    "condition_occurrence": "7,42,201826,2020-03-01,2020-03-01 10:00:00,2020-03-05,,32817,,,,"
+    "88,,E11.9,,",
+    "person": "42,8507,1976,2,,,0,0,12,,,p42,M,,,,,",
+}
+# RFC 4180 quoting: a quoted field (with a delimiter or a doubled quote inside), or a quote
+# left open
+QUOTED = ['"', '""', '"x"', '"a,b"', '"2020-03-01"', '"7"', 'x"y', '"a""b"', ","]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    table=st.sampled_from(sorted(OMOP_VALID)),
+    edits=st.lists(
+        st.tuples(st.integers(0, 20), st.sampled_from(PIECES + QUOTED), st.booleans()),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_fast_path_gives_the_same_problem_in_a_quoted_format(
+    con: duckdb.DuckDBPyConnection, table: str, edits: list[tuple[int, str, bool]]
+) -> None:
+    """A quoted format's line without a quote splits as an unquoted one: the whole-line
+    pattern (no quote in any field) decides it alone; a line quoting a field runs every check."""
+    values = OMOP_VALID[table].split(",")
+    assert len(values) == len(omop_fields(table))
+    lines = [(OMOP_VALID[table] + "\n").encode()]
+    for index, piece, append in edits:
+        at = index % len(values)
+        values[at] = values[at] + piece if append else piece
+        lines.append((",".join(values) + "\n").encode())
+    slow = _problems(con, table, lines, fast=False, fmt=OMOP)
+    assert _problems(con, table, lines, fast=True, fmt=OMOP) == slow
+    assert _problems(con, table, lines, fast=True, shaped=True, fmt=OMOP) == slow
+
+
+def test_a_quoted_formats_line_matches_only_without_a_quote(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    for table, line in OMOP_VALID.items():
+        fields = omop_fields(table)
+        positions = {f.name: i for i, f in enumerate(fields)}
+        shape = _shape(fields, positions, len(fields), OMOP, False)
+        quoted = line.replace(",p42,", ',"p42",').replace(",E11.9,", ',"E11.9",')
+        assert quoted != line
+        raw = pa.array([(line + "\n").encode(), (quoted + "\n").encode()], pa.binary())
+        assert textfiles.shaped(raw, shape.pattern).to_pylist() == [True, False], table
+        # both stage alike: no problem, the same values
+        staged = _problems(con, table, [(line + "\n").encode()], fast=True, shaped=True, fmt=OMOP)
+        unquoted = _problems(
+            con, table, [(quoted + "\n").encode()], fast=True, shaped=True, fmt=OMOP
+        )
+        assert staged[0][-1] is None and unquoted[0][-1] is None, table
+        assert staged[0][4:] == unquoted[0][4:], table  # past the line's hashes
 
 
 def test_the_reader_matches_a_line_format_as_the_engine_does(
